@@ -1,0 +1,20 @@
+"""extprec: gradient-flow trajectories of diagonal linear networks at any training accuracy.
+
+Public API (everything else is an implementation module)::
+
+    import extprec
+    problem = extprec.Problem(X, y, depth=2, alpha=1.0)
+    traj = extprec.solve(problem, log10_loss="-1e4")
+    traj.checkpoints, traj.final, traj.status, traj.state_at(log10_loss=-50)
+"""
+
+from . import datasets as datasets
+from .driver import solve as solve
+from .problem import Problem as Problem
+from .problem import Separability as Separability
+from .trajectory import State as State
+from .trajectory import Trajectory as Trajectory
+
+__version__ = "0.1.0"
+
+__all__ = ["Problem", "Separability", "State", "Trajectory", "datasets", "solve", "__version__"]

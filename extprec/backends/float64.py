@@ -1,0 +1,267 @@
+"""Float64 Numba kernels of the reduced dynamics (formulas: ``extprec.model``).
+
+Every kernel works on the scaled dual ``nu_hat`` and packed parameters:
+
+* ``fp = [log_alpha, log_eta, E, log_norm]`` (``ModelConstants.float_params``),
+* ``depth``, ``loss_code`` (0 exp, 1 logistic), ``sigma0`` (sigma at t = 0).
+
+No ``fastmath``: the kernels rely on IEEE semantics of inf and of ``log1p``/``expm1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+EPS = np.finfo(np.float64).eps
+LOG2 = math.log(2.0)
+
+# Indices into the model workspace returned by ``evaluate``.
+SIGMA, LOG_S, R_RATIO, Q_RATE, W_RATE, TAU_HAT, CLOCK_RATE = range(7)
+N_SCALARS = 7
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def log_sinhc(a):
+    """log(sinh(a)/a) for a >= 0, accurate for tiny and huge a."""
+    if a < 1e-4:
+        return math.log1p(a * a / 6.0)
+    if a < 20.0:
+        return math.log(math.sinh(a) / a)
+    return a - math.log(2.0 * a) + math.log1p(-math.exp(-2.0 * a))
+
+
+@njit(**_JIT)
+def log_abs_sinh(a):
+    a = abs(a)
+    if a == 0.0:
+        return -np.inf
+    return math.log(a) + log_sinhc(a)
+
+
+@njit(**_JIT)
+def log_cosh(a):
+    a = abs(a)
+    return a + math.log1p(math.exp(-2.0 * a)) - LOG2
+
+
+@njit(**_JIT)
+def atanh_ratio(y):
+    """atanh(y)/y, accurate at y -> 0."""
+    if abs(y) < 1e-4:
+        return 1.0 + y * y / 3.0
+    return math.atanh(y) / y
+
+
+@njit(**_JIT)
+def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, jac2):
+    """beta(x), dbeta/dx and d2beta/dx2 per coordinate (``extprec.model`` formulas).
+
+    Returns False if some coordinate is outside the domain (D > 2 barrier crossed).
+    """
+    log_alpha = fp[0]
+    log_eta = fp[1]
+    e_const = fp[2]
+    d = x.shape[0]
+    if depth == 1:
+        for i in range(d):
+            b = math.exp(log_alpha + log_up[i]) - math.exp(log_alpha + log_um[i]) + 2.0 * x[i]
+            if balanced[i]:
+                b = 2.0 * x[i]
+            beta[i] = b
+            log_abs_beta[i] = math.log(abs(b)) if b != 0.0 else -np.inf
+            jac1[i] = 2.0
+            jac2[i] = 0.0
+        return True
+    k = depth - 2
+    for i in range(d):
+        xi = x[i]
+        ax = abs(xi)
+        ex = 0.0
+        if xi != 0.0:
+            ex = math.copysign(math.exp(log_eta + math.log(ax)), xi)
+        z0 = log_up[i] - log_um[i]
+        if depth == 2:
+            psi = z0 + 4.0 * ex
+            lww = log_up[i] + log_um[i]  # log(w+ w-) - 2 log alpha
+            if balanced[i]:
+                lab = (LOG2 + e_const + lww + math.log(4.0) + math.log(ax) + log_sinhc(abs(psi))
+                       if xi != 0.0 else -np.inf)
+            else:
+                lab = LOG2 + 2.0 * log_alpha + lww + log_abs_sinh(psi)
+        else:
+            yp = depth * k * ex * math.exp(k * log_up[i])
+            ym = depth * k * ex * math.exp(k * log_um[i])
+            if yp >= 1.0 or ym <= -1.0:
+                return False
+            l1p = math.log1p(-yp)
+            l1m = math.log1p(ym)
+            lww = log_up[i] + log_um[i] - (l1p + l1m) / k
+            if balanced[i]:
+                psi = (depth / k) * math.atanh(yp)
+                lab = (LOG2 + e_const + (2 * depth - 2) * log_up[i] + math.log(depth * depth)
+                       - depth / (2.0 * k) * (l1p + l1m) + math.log(ax)
+                       + math.log(atanh_ratio(yp)) + log_sinhc(abs(psi))
+                       if xi != 0.0 else -np.inf)
+            else:
+                psi = 0.5 * depth * z0 + depth / (2.0 * k) * (l1m - l1p)
+                lab = LOG2 + depth * log_alpha + 0.5 * depth * lww + log_abs_sinh(psi)
+        sgn = 1.0 if psi > 0.0 else (-1.0 if psi < 0.0 else 0.0)
+        if balanced[i] and xi != 0.0:
+            sgn = 1.0 if xi > 0.0 else -1.0
+        log_abs_beta[i] = lab
+        beta[i] = sgn * math.exp(lab)
+        jac1[i] = math.exp(e_const + math.log(2.0 * depth * depth) + (depth - 1) * lww
+                           + log_cosh(2.0 * (depth - 1) * psi / depth))
+        jac2[i] = sgn * math.exp(e_const + log_eta + math.log(4.0 * depth ** 3 * (depth - 1))
+                                 + 0.5 * (3 * depth - 4) * lww
+                                 + log_abs_sinh((3 * depth - 4) * psi / depth))
+    return True
+
+
+@njit(**_JIT)
+def log_sum_exp(a):
+    amax = np.max(a)
+    if not np.isfinite(amax):
+        return amax
+    return amax + math.log(np.sum(np.exp(a - amax)))
+
+
+@njit(**_JIT)
+def log_softplus_neg(m):
+    """log(log(1 + exp(-m))), stable for all m."""
+    if m > 30.0:
+        u = math.exp(-m)
+        ratio = 1.0 - 0.5 * u if u < 1e-8 else math.log1p(u) / u
+        return -m + math.log(ratio)
+    if m < -30.0:
+        return math.log(-m + math.log1p(math.exp(m)))
+    return math.log(math.log1p(math.exp(-m)))
+
+
+@njit(**_JIT)
+def softplus(z):
+    if z > 30.0:
+        return z + math.log1p(math.exp(-z))
+    return math.log1p(math.exp(z))
+
+
+@njit(**_JIT)
+def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
+             x, beta, log_abs_beta, jac1, jac2, margins, p, s, v, kvec, f, scalars):
+    """Evaluate the model at ``(nu_hat, theta)``; fill the workspaces and ``f = dy/d ell``.
+
+    ``scalars`` receives sigma, log S, r, q = p^T K p, w = (s p)^T K p, tau_hat and the clock
+    rate d ell/d tau_hat (indices ``SIGMA`` ...). Returns False when the state is outside the
+    domain or not representable in float64 (the caller rejects the step).
+    """
+    n = nu_hat.shape[0]
+    x[:] = np.dot(nu_hat, Xt)
+    if not coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
+                            jac1, jac2):
+        return False
+    margins[:] = np.dot(Xt, beta)
+    for j in range(n):
+        if not np.isfinite(margins[j]):
+            return False
+    log_norm = fp[3]
+    if loss_code == 0:
+        for j in range(n):
+            p[j] = -margins[j] - log_norm
+            s[j] = 1.0
+        log_s = log_sum_exp(p)
+        sigma = -log_s
+        r = 1.0
+    else:
+        for j in range(n):
+            s[j] = log_softplus_neg(margins[j])  # temporarily log of per-sample loss
+        sigma = -(log_sum_exp(s) - log_norm)
+        for j in range(n):
+            p[j] = -softplus(margins[j]) - log_norm
+            s[j] = 1.0 / (1.0 + math.exp(-margins[j]))
+        log_s = log_sum_exp(p)
+        r = math.exp(log_s + sigma)
+    for j in range(n):
+        p[j] = math.exp(p[j] - log_s)
+    v[:] = np.dot(p, Xt)
+    kvec[:] = np.dot(Xt, jac1 * v)
+    q = np.sum(jac1 * v * v)
+    w = np.sum(s * p * kvec)
+    tau_hat = np.sum(nu_hat)
+    rate = 1.0 / (1.0 + tau_hat) + r * q / (1.0 + sigma - sigma0)
+    for j in range(n):
+        f[j] = p[j] / rate
+    f[n] = (1.0 - theta * w) / rate
+    scalars[SIGMA] = sigma
+    scalars[LOG_S] = log_s
+    scalars[R_RATIO] = r
+    scalars[Q_RATE] = q
+    scalars[W_RATE] = w
+    scalars[TAU_HAT] = tau_hat
+    scalars[CLOCK_RATE] = rate
+    return np.isfinite(sigma) and np.isfinite(rate) and rate > 0.0
+
+
+@njit(**_JIT)
+def kernel_matrix(Xt, jac1):
+    """K_hat = X~ diag(dbeta/dx) X~^T = d margins / d nu_hat (N x N)."""
+    return np.dot(Xt * jac1, Xt.T)
+
+
+@njit(**_JIT)
+def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K):
+    """Analytic Jacobian of ``f = dy/d ell`` at an evaluated state (derivation below).
+
+    With ``f_tau = (p, 1 - theta w)`` and clock rate G, ``J = (J_tau - f grad(G)^T) / G``:
+    ``dp/dnu_hat = -(diag p - p p^T) diag(s) K``; ``grad q = 2 K b + X~ (beta'' v^2)`` with
+    ``b = -s (p kvec - p (p . kvec))``; ``grad sigma = r K p``. For the logistic loss the
+    derivatives of r and s inside grad(G) and grad(w) are omitted: they only change the
+    Newton iteration matrix, never the solution.
+    """
+    n = nu_hat.shape[0]
+    sigma = scalars[SIGMA]
+    r = scalars[R_RATIO]
+    q = scalars[Q_RATE]
+    w = scalars[W_RATE]
+    tau_hat = scalars[TAU_HAT]
+    rate = scalars[CLOCK_RATE]
+    dnm = 1.0 + sigma - sigma0
+    pk = np.dot(p, kvec)
+    b = -s * (p * kvec - p * pk)
+    grad_q = 2.0 * np.dot(K, b) + np.dot(Xt, jac2 * v * v)
+    grad_rate = (-1.0 / (1.0 + tau_hat) ** 2) + r * grad_q / dnm - (r * q) * r * kvec / dnm ** 2
+    J = np.zeros((n + 1, n + 1))
+    ps = p * s
+    col = np.dot(ps, K)  # sum_j p_j s_j K_jm
+    for a in range(n):
+        for m in range(n):
+            J[a, m] = -ps[a] * K[a, m] + p[a] * col[m]
+    for m in range(n):
+        J[n, m] = -theta * grad_q[m]
+    J[n, n] = -w
+    for a in range(n + 1):
+        for m in range(n):
+            J[a, m] -= f[a] * grad_rate[m]
+    return J / rate
+
+
+@njit(**_JIT)
+def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p):
+    """First-order float64 rounding error of the margins, averaged with the softmax weights.
+
+    ``eps * sum_n p_n [|X~| (|beta'| |X~|^T |nu_hat|) + |X~| (|beta| (1 + |log|beta||))]_n``:
+    the margin error that rounding of the state and of beta induces. The softmax (and so the
+    whole flow) is resolved only while this stays below the tolerance (theory.md s.4).
+    """
+    aX = np.abs(Xt)
+    dx = np.dot(np.abs(nu_hat), aX)
+    d = beta.shape[0]
+    per_coord = np.empty(d)
+    for i in range(d):
+        lb = abs(log_abs_beta[i]) if np.isfinite(log_abs_beta[i]) else 0.0
+        per_coord[i] = abs(jac1[i]) * dx[i] + abs(beta[i]) * (1.0 + lb)
+    return EPS * np.dot(p, np.dot(aX, per_coord))

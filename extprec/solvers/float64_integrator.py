@@ -1,0 +1,260 @@
+"""The float64 integrator: Radau IIA Numba kernel plus history, event landing and States.
+
+The driver talks to an integrator through a small interface, the same for every precision
+backend:
+
+* ``advance(sigma_stop, log_t_stop, max_steps)`` integrates until the first step that
+  crosses a level (or another kernel status) and returns the kernel status;
+* ``sigma_of(y)``, ``log_t_of(y)`` evaluate the clocks of a state;
+* ``land(quantity, level)`` returns ``(ell, y)`` with the quantity equal to the level, from
+  an exact integration step started at the stored step that brackets the level;
+* ``make_state(ell, y)`` builds a :class:`~extprec.trajectory.State`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+from scipy.optimize import brentq
+
+from ..backends.float64 import EPS, LOG_S, SIGMA
+from ..model import log_weights, model_constants
+from ..trajectory import State
+from . import radau_float64 as kernel
+
+HISTORY_CHUNK = 2048  # accepted steps stored per kernel call
+FIRST_STEP = 1e-3  # initial step in the clock ell (dimensionless; the controller adapts it)
+LANDING_MAX_STEPS = 64  # steps allowed for one landing step (normally 1)
+LANDING_NEWTON_ITER = 6  # corrections of the landing point
+STATE_CONTEXT_BITS = 64  # mpmath precision used to present float64 states (exact for floats)
+
+
+class Float64Integrator:
+    """Float64 Radau IIA integration of the reduced dynamics of ``problem``."""
+
+    backend = "float64"
+    precision_bits = 53
+
+    def __init__(self, problem, rtol: float):
+        self.problem = problem
+        self.rtol = float(rtol)
+        self.constants = mc = model_constants(problem)
+        self._model = (mc.signed_X, mc.log_u_plus, mc.log_u_minus, mc.balanced, mc.depth,
+                       mc.loss_code, mc.float_params)
+        n = problem.n_samples
+        self.n = n
+        ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
+        if not ok:
+            raise FloatingPointError(
+                "the initial state is outside the float64 range (initial margins overflow); "
+                "such problems need the multiprecision backend")
+        self.sigma0 = float(sc[SIGMA])
+        self.y = np.zeros(n + 1)
+        self.ell = 0.0
+        self.h = FIRST_STEP
+        self.counters = np.zeros(5, dtype=np.int64)
+        self.hist_ell: list[np.ndarray] = []
+        self.hist_h: list[np.ndarray] = []
+        self.hist_y: list[np.ndarray] = []
+        self.hist_q: list[np.ndarray] = []
+        self.n_steps = 0
+        self.last_resolution = 0.0
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _evaluate(self, y):
+        return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
+
+    def sigma_of(self, y) -> float:
+        ok, *_, sc, _ = self._evaluate(y)
+        return float(sc[SIGMA]) if ok else math.nan
+
+    def log_t_of(self, y) -> float:
+        """``log t = log c + log theta - log S`` (``extprec.model``); -inf at t = 0."""
+        ok, *_, sc, _ = self._evaluate(y)
+        if not ok:
+            return math.nan
+        theta = y[self.n]
+        if theta <= 0.0:
+            return -math.inf
+        return self.constants.log_c + math.log(theta) - float(sc[LOG_S])
+
+    def resolution(self, y) -> float:
+        """Float64 rounding error of the margins at ``y`` (``rounding_resolution``)."""
+        return float(self._evaluate(y)[-1])
+
+    # -- integration -----------------------------------------------------------------------
+    def _run_kernel(self, y0, ell0, h0, ell_bound, sigma_stop, log_t_stop, max_steps,
+                    record=True):
+        cap = max(1, min(max_steps, HISTORY_CHUNK))
+        n1 = self.n + 1
+        buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
+        out = kernel.radau_integrate(
+            np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0), float(ell_bound),
+            float(sigma_stop), float(log_t_stop), cap, self.rtol, self.rtol, *self._model,
+            self.sigma0, self.constants.log_c, *buffers, self.counters)
+        status, n_acc, y, ell, h = out
+        if record and n_acc:
+            for store, buf in zip((self.hist_ell, self.hist_h, self.hist_y, self.hist_q), buffers):
+                store.append(buf[:n_acc].copy())
+        return int(status), int(n_acc), y, float(ell), float(h)
+
+    def advance(self, sigma_stop: float, log_t_stop: float, max_steps: int) -> int:
+        """Integrate from the current point until an event or another kernel status."""
+        budget = max_steps
+        while True:
+            status, n_acc, y, ell, h = self._run_kernel(
+                self.y, self.ell, self.h, math.inf, sigma_stop, log_t_stop, budget)
+            self.y, self.ell, self.h = y, ell, h
+            self.n_steps += n_acc
+            budget -= n_acc
+            if status != kernel.MAX_STEPS or budget <= 0:
+                if status == kernel.PRECISION:
+                    self.last_resolution = self.resolution(self.y)
+                return status
+
+    # -- events ----------------------------------------------------------------------------
+    def _steps(self):
+        ell = np.concatenate(self.hist_ell) if self.hist_ell else np.empty(0)
+        return ell, np.concatenate(self.hist_h), np.concatenate(self.hist_y), np.concatenate(
+            self.hist_q)
+
+    def _quantity(self, quantity):
+        return self.sigma_of if quantity == "sigma" else self.log_t_of
+
+    def land(self, quantity: str, level: float):
+        """``(ell, y)`` where ``quantity`` ("sigma" or "log_t") equals ``level``.
+
+        The level is bracketed by a stored step; the dense output locates it, then an exact
+        Radau step from the start of that step lands on it, corrected by a few secant
+        iterations on the landing point until the quantity matches the level to rounding.
+        """
+        fn = self._quantity(quantity)
+        ells, hs, ys, qs = self._steps()
+        ends = ells + hs
+        j = self._bracketing_step(fn, ells, hs, ys, qs, level)
+        ell_j, h_j, y_j, q_j = ells[j], hs[j], ys[j], qs[j]
+
+        def dense(s):
+            return y_j + q_j @ np.array([s, s * s, s * s * s])
+
+        f_lo = fn(y_j) - level
+        if f_lo >= 0.0:
+            return ell_j, y_j.copy()
+        f_hi = fn(dense(1.0)) - level
+        s_star = 1.0 if f_hi <= 0.0 else brentq(lambda s: fn(dense(s)) - level, 0.0, 1.0,
+                                                 xtol=4 * EPS, rtol=4 * EPS)
+        tol = 16 * EPS * max(1.0, abs(level))
+        target = ell_j + s_star * h_j
+        prev = None
+        y_land = None
+        for _ in range(LANDING_NEWTON_ITER):
+            target = min(max(target, ell_j), ends[j])
+            if target == ell_j:
+                y_land = y_j.copy()
+            else:
+                status, _, y_land, _, _ = self._run_kernel(
+                    y_j, ell_j, target - ell_j, target, math.inf, math.inf, LANDING_MAX_STEPS,
+                    record=False)
+                if status not in (kernel.BOUND, kernel.PRECISION):
+                    raise RuntimeError(f"landing step failed with kernel status {status}")
+            resid = fn(y_land) - level
+            if abs(resid) <= tol:
+                break
+            if prev is None:
+                # slope from the dense output
+                ds = 1e-6
+                slope = (fn(dense(min(1.0, s_star + ds))) - fn(dense(max(0.0, s_star - ds)))) / (
+                    (min(1.0, s_star + ds) - max(0.0, s_star - ds)) * h_j)
+            else:
+                slope = (resid - prev[1]) / (target - prev[0]) if target != prev[0] else 0.0
+            if not (slope > 0.0 and math.isfinite(slope)):
+                break
+            prev = (target, resid)
+            target = target - resid / slope
+        return target, y_land
+
+    def _bracketing_step(self, fn, ells, hs, ys, qs, level) -> int:
+        """Index of the first stored step whose end reaches ``level``."""
+        lo, hi = 0, len(ells) - 1
+        end_value = lambda k: fn(ys[k] + qs[k].sum(axis=1))  # noqa: E731 (y at step end)
+        if end_value(hi) < level:
+            raise ValueError("level outside the integrated range")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if end_value(mid) >= level:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def integrated_sigma_range(self):
+        return self.sigma0, self.sigma_of(self.y)
+
+    # -- states ----------------------------------------------------------------------------
+    def digits(self) -> int:
+        """Digits vouched for: one less than the tolerance (global error is a small multiple
+        of the local tolerance for this contractive flow; checked in tests/test_references)."""
+        return max(0, int(math.floor(-math.log10(self.rtol))) - 1)
+
+    def make_state(self, ell, y) -> State:
+        ok, x, beta, log_abs_beta, _, _, _, sc, _ = self._evaluate(y)
+        if not ok:
+            raise FloatingPointError("state outside the float64 range")
+        mc = self.constants
+        ctx = mpmath.MPContext()
+        ctx.prec = STATE_CONTEXT_BITS
+        mpf = ctx.mpf
+        c = ctx.exp(mpf(mc.log_c))
+        ln10 = ctx.ln10
+        signs = np.where(np.signbit(beta), -1, 1)
+        beta_mp = np.array([ctx.zero if not math.isfinite(lb) else s * ctx.exp(mpf(lb))
+                            for s, lb in zip(signs, log_abs_beta)], dtype=object)
+        Xt = mc.signed_X
+        margins = np.array([ctx.fsum(mpf(float(a)) * b for a, b in zip(row, beta_mp))
+                            for row in Xt], dtype=object)
+        min_margin = min(margins)
+        if mc.depth == 1:
+            alpha = ctx.exp(mpf(mc.log_alpha))
+            w_plus = np.array([alpha * ctx.exp(mpf(lu)) + mpf(xi)
+                               for lu, xi in zip(mc.log_u_plus, x)], dtype=object)
+            w_minus = np.array([alpha * ctx.exp(mpf(lu)) - mpf(xi)
+                                for lu, xi in zip(mc.log_u_minus, x)], dtype=object)
+        else:
+            lwp, lwm = log_weights(mc, x)
+            w_plus = np.array([ctx.exp(mpf(v)) for v in lwp], dtype=object)
+            w_minus = np.array([ctx.exp(mpf(v)) for v in lwm], dtype=object)
+        sigma = mpf(float(sc[SIGMA]))
+        theta = float(y[self.n])
+        if theta > 0.0:
+            log10_t = (mpf(mc.log_c) + ctx.log(mpf(theta)) - mpf(float(sc[LOG_S]))) / ln10
+        else:
+            log10_t = ctx.ninf
+        nu_hat = y[: self.n]
+        return State(
+            log10_loss=-sigma / ln10,
+            sigma=sigma,
+            tau=c * ctx.fsum(mpf(float(v)) for v in nu_hat),
+            log10_t=log10_t,
+            nu=np.array([c * mpf(float(v)) for v in nu_hat], dtype=object),
+            beta=beta_mp,
+            w_plus=w_plus,
+            w_minus=w_minus,
+            margins=margins,
+            min_margin=min_margin,
+            beta_normalized=np.array([b / min_margin for b in beta_mp], dtype=object)
+            if min_margin != 0 else np.array([ctx.nan] * len(beta_mp), dtype=object),
+            digits=self.digits(),
+            precision_bits=self.precision_bits,
+            backend=self.backend,
+            ell=float(ell),
+        )
+
+    def state_at_sigma(self, sigma_level):
+        ell, y = self.land("sigma", float(sigma_level))
+        return self.make_state(ell, y)
+
+    def state_at_log_t(self, log_t_level):
+        ell, y = self.land("log_t", float(log_t_level))
+        return self.make_state(ell, y)

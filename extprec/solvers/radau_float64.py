@@ -1,0 +1,406 @@
+"""Radau IIA (order 5, three stages) as a float64 Numba kernel that takes many steps per call.
+
+The method, its constants, the simplified Newton iteration on the eigen-decomposed
+collocation system, the error estimate and the step-size predictor follow Hairer & Wanner,
+*Solving Ordinary Differential Equations II*, section IV.8 (RADAU5), in the form used by
+``scipy.integrate._ivp.radau``. Radau IIA is L-stable and stiffly accurate, so steps are
+limited by accuracy, not by the stiff eigenvalues (about -sigma, theory.md s.4).
+
+What differs from a general-purpose solver (derived for this model):
+
+* the error norm also measures the induced error of beta, ``beta' (X~^T delta)``, against
+  ``rtol (max|beta| + max beta' (1 + |x|))``, so that beta stays relatively accurate where
+  it is most sensitive (the gaps at the D > 2 barrier);
+* theta (which carries log t) is controlled so that log t has relative accuracy rtol:
+  its equilibrium ``1/w`` inherits the rounding noise of the margins, so a tighter
+  relative control of theta itself would only chase noise;
+* after every accepted step the kernel checks that float64 still resolves the margins
+  (``rounding_resolution`` against the tolerance) and stops *before* a step it cannot
+  vouch for, with the last resolved state;
+* it stops right after the step that crosses a requested loss level or time, so the
+  driver can land on the event exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..backends.float64 import (
+    CLOCK_RATE, EPS, LOG_S, N_SCALARS, SIGMA, evaluate, jacobian, kernel_matrix,
+    rounding_resolution,
+)
+
+_JIT = dict(cache=True, nogil=True)
+
+S6 = 6 ** 0.5
+C = np.array([(4 - S6) / 10, (4 + S6) / 10, 1.0])
+E = np.array([-13 - 7 * S6, -13 + 7 * S6, -1.0]) / 3
+MU_REAL = 3 + 3 ** (2 / 3) - 3 ** (1 / 3)
+MU_COMPLEX = (3 + 0.5 * (3 ** (1 / 3) - 3 ** (2 / 3))) - 0.5j * (3 ** (5 / 6) + 3 ** (7 / 6))
+T = np.array([
+    [0.09443876248897524, -0.14125529502095421, 0.03002919410514742],
+    [0.25021312296533332, 0.20412935229379994, -0.38294211275726192],
+    [1.0, 1.0, 0.0]])
+TI = np.array([
+    [4.17871859155190428, 0.32768282076106237, 0.52337644549944951],
+    [-4.17871859155190428, -0.32768282076106237, 0.47662355450055044],
+    [0.50287263494578682, -2.57192694985560522, 0.59603920482822492]])
+P = np.array([
+    [13 / 3 + 7 * S6 / 3, -23 / 3 - 22 * S6 / 3, 10 / 3 + 5 * S6],
+    [13 / 3 - 7 * S6 / 3, -23 / 3 + 22 * S6 / 3, 10 / 3 - 5 * S6],
+    [1 / 3, -8 / 3, 10 / 3]])
+
+NEWTON_MAXITER = 6  # Newton iterations per attempt
+MIN_FACTOR = 0.2  # smallest step-size decrease
+MAX_FACTOR = 10.0  # largest step-size increase
+
+# Kernel statuses (messages: ``extprec.driver.STATUS_MESSAGES``).
+BOUND, SIGMA_EVENT, TIME_EVENT, PRECISION, MAX_STEPS, STEP_TOO_SMALL, NOT_FINITE = range(7)
+
+
+@njit(**_JIT)
+def lu_factor(A):
+    """LU factorization with partial pivoting (real or complex), returns (LU, pivots)."""
+    n = A.shape[0]
+    lu = A.copy()
+    piv = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        p = k
+        amax = abs(lu[k, k])
+        for i in range(k + 1, n):
+            if abs(lu[i, k]) > amax:
+                amax = abs(lu[i, k])
+                p = i
+        piv[k] = p
+        if p != k:
+            for j in range(n):
+                tmp = lu[k, j]
+                lu[k, j] = lu[p, j]
+                lu[p, j] = tmp
+        pivot = lu[k, k]
+        if pivot == 0:
+            continue
+        for i in range(k + 1, n):
+            lik = lu[i, k] / pivot
+            lu[i, k] = lik
+            if lik != 0:
+                for j in range(k + 1, n):
+                    lu[i, j] -= lik * lu[k, j]
+    return lu, piv
+
+
+@njit(**_JIT)
+def lu_solve(lu, piv, b):
+    n = lu.shape[0]
+    x = b.copy()
+    for k in range(n):
+        p = piv[k]
+        if p != k:
+            tmp = x[k]
+            x[k] = x[p]
+            x[p] = tmp
+    for i in range(n):
+        acc = x[i]
+        for j in range(i):
+            acc -= lu[i, j] * x[j]
+        x[i] = acc
+    for i in range(n - 1, -1, -1):
+        acc = x[i]
+        for j in range(i + 1, n):
+            acc -= lu[i, j] * x[j]
+        x[i] = acc / lu[i, i]
+    return x
+
+
+@njit(**_JIT)
+def error_norm(vec, scale, Xt, jac1, beta_scale):
+    """max(RMS of vec/scale, max_i |induced error of beta_i| / beta_scale).
+
+    The second term keeps beta (hence beta_normalized) relatively accurate where
+    ``dbeta/dx`` is large, such as the gaps at the D > 2 barrier (theory.md s.4).
+    """
+    n = Xt.shape[0]
+    rms = math.sqrt(np.mean((vec / scale) ** 2))
+    db = jac1 * np.dot(vec[:n], Xt)
+    return max(rms, np.max(np.abs(db)) / beta_scale)
+
+
+@njit(**_JIT)
+def predict_factor(h_abs, h_abs_old, err, err_old):
+    """Gustafsson's predictive step-size factor (Hairer & Wanner II, eq. IV.8.25)."""
+    if err_old < 0.0 or h_abs_old < 0.0 or err == 0.0:
+        multiplier = 1.0
+    else:
+        multiplier = h_abs / h_abs_old * (err_old / err) ** 0.25
+    if err == 0.0:
+        return MAX_FACTOR
+    return min(1.0, multiplier) * err ** -0.25
+
+
+@njit(**_JIT)
+def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, rtol,
+                    precision_tol, Xt, log_up, log_um, balanced, depth, loss_code, fp,
+                    sigma0, log_c, hist_ell, hist_h, hist_y, hist_q, counters):
+    """Integrate ``dy/d ell`` from ``(ell0, y0)``; stop at the first of the events below.
+
+    Events: ``ell_bound`` reached exactly (BOUND), the step that brings sigma to
+    ``sigma_stop`` or beyond (SIGMA_EVENT), the step that brings log t to ``logt_stop``
+    or beyond (TIME_EVENT), the tolerance no longer resolvable in float64 (PRECISION, the
+    returned state is the last resolved one), ``max_steps`` steps (MAX_STEPS), step size
+    below the spacing of floats (STEP_TOO_SMALL), or a state outside the domain of the
+    model that step reduction cannot avoid (NOT_FINITE).
+
+    Each accepted step ``j`` is recorded as ``hist_ell[j]`` (start), ``hist_h[j]``,
+    ``hist_y[j]`` (start state) and ``hist_q[j]`` (dense-output coefficients:
+    ``y(ell + s h) = y + Q @ [s, s^2, s^3]``). ``counters`` accumulates evaluations of f,
+    Jacobians, LU factorizations, Newton failures and steps rejected by the error test.
+
+    Returns ``(status, n_accepted, y, ell, h_next)``.
+    """
+    n = Xt.shape[0]
+    d = Xt.shape[1]
+    n1 = n + 1
+    # workspaces of the model
+    x = np.empty(d)
+    beta = np.empty(d)
+    lab = np.empty(d)
+    jac1 = np.empty(d)
+    jac2 = np.empty(d)
+    margins = np.empty(n)
+    p = np.empty(n)
+    s = np.empty(n)
+    v = np.empty(d)
+    kvec = np.empty(n)
+    f = np.empty(n1)
+    sc = np.empty(N_SCALARS)
+
+    y = y0.copy()
+    ell = ell0
+    if not evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
+                    x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+        return NOT_FINITE, 0, y, ell, h0
+    counters[0] += 1
+    f_cur = f.copy()
+    jac1_cur = jac1.copy()
+    beta_cur = beta.copy()
+    x_cur = x.copy()
+    sc_logs = sc[LOG_S]
+    K = kernel_matrix(Xt, jac1)
+    J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
+    counters[1] += 1
+    current_jac = True
+    newton_tol = max(10 * EPS / rtol, min(0.03, rtol ** 0.5))
+    eye = np.eye(n1)
+    h_abs = h0
+    h_abs_old = -1.0
+    err_old = -1.0
+    have_lu = False
+    lu_r = np.empty((n1, n1))
+    piv_r = np.empty(n1, dtype=np.int64)
+    lu_c = np.empty((n1, n1), dtype=np.complex128)
+    piv_c = np.empty(n1, dtype=np.int64)
+    have_sol = False
+    sol_ell = 0.0
+    sol_h = 1.0
+    sol_y = y.copy()
+    sol_q = np.zeros((n1, 3))
+    Z = np.zeros((3, n1))
+    F = np.empty((3, n1))
+    W = np.empty((3, n1))
+    n_acc = 0
+
+    while n_acc < max_steps:
+        min_step = 10.0 * abs(np.nextafter(ell, np.inf) - ell)
+        if h_abs < min_step:
+            return STEP_TOO_SMALL, n_acc, y, ell, h_abs
+        # theta carries log t = log c + log theta - log S: relative accuracy rtol of log t
+        theta_tol = rtol * max(1.0, abs(log_c - sc_logs + (math.log(y[n]) if y[n] > 0 else 0.0)))
+        beta_scale = rtol * (np.max(np.abs(beta_cur)) + np.max(jac1_cur * (1.0 + np.abs(x_cur))))
+        accepted = False
+        rejected = False
+        n_iter = 0
+        rate = 0.0
+        err = 0.0
+        while not accepted:
+            if h_abs < min_step:
+                return STEP_TOO_SMALL, n_acc, y, ell, h_abs
+            h = h_abs
+            if ell + h > ell_bound:
+                h = ell_bound - ell
+                h_abs = h
+            scale = rtol * (1.0 + np.abs(y))
+            scale[n] = theta_tol * abs(y[n]) + 1e-300
+            # predictor from the previous dense output
+            if have_sol:
+                for i in range(3):
+                    sx = (ell + h * C[i] - sol_ell) / sol_h
+                    Z[i] = sol_y + np.dot(sol_q, np.array([sx, sx * sx, sx * sx * sx])) - y
+            else:
+                Z[:] = 0.0
+            converged = False
+            while not converged:
+                if not have_lu:
+                    lu_r, piv_r = lu_factor(MU_REAL / h * eye - J)
+                    lu_c, piv_c = lu_factor(MU_COMPLEX / h * eye.astype(np.complex128) - J)
+                    counters[2] += 1
+                    have_lu = True
+                # simplified Newton iteration (Hairer & Wanner II, IV.8)
+                W[:] = np.dot(TI, Z)
+                dw_norm_old = -1.0
+                converged = False
+                finite = True
+                for it in range(NEWTON_MAXITER):
+                    n_iter = it + 1
+                    for i in range(3):
+                        yi = y + Z[i]
+                        ok = evaluate(yi[:n], yi[n], Xt, log_up, log_um, balanced, depth,
+                                      loss_code, fp, sigma0, x, beta, lab, jac1, jac2,
+                                      margins, p, s, v, kvec, f, sc)
+                        counters[0] += 1
+                        if not ok:
+                            finite = False
+                            break
+                        F[i] = f
+                    if not finite:
+                        break
+                    f_real = np.dot(F.T, TI[0]) - MU_REAL / h * W[0]
+                    f_cplx = (np.dot(F.T, TI[1]) + 1j * np.dot(F.T, TI[2])
+                              - MU_COMPLEX / h * (W[1] + 1j * W[2]))
+                    dw_r = lu_solve(lu_r, piv_r, f_real)
+                    dw_c = lu_solve(lu_c, piv_c, f_cplx)
+                    dw_norm = max(error_norm(dw_r, scale, Xt, jac1_cur, beta_scale),
+                                  error_norm(dw_c.real.copy(), scale, Xt, jac1_cur, beta_scale),
+                                  error_norm(dw_c.imag.copy(), scale, Xt, jac1_cur, beta_scale))
+                    if dw_norm_old >= 0.0:
+                        rate = dw_norm / dw_norm_old
+                        if rate >= 1.0 or (rate ** (NEWTON_MAXITER - it) / (1.0 - rate) * dw_norm
+                                           > newton_tol):
+                            break
+                    W[0] += dw_r
+                    W[1] += dw_c.real
+                    W[2] += dw_c.imag
+                    Z[:] = np.dot(T, W)
+                    if dw_norm == 0.0 or (dw_norm_old >= 0.0
+                                          and rate / (1.0 - rate) * dw_norm < newton_tol):
+                        converged = True
+                        break
+                    dw_norm_old = dw_norm
+                if not converged:
+                    if current_jac or not finite:
+                        break
+                    # Newton failed with an old Jacobian: refresh it at the step start
+                    evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
+                             sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
+                    K = kernel_matrix(Xt, jac1)
+                    J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
+                    counters[1] += 1
+                    current_jac = True
+                    have_lu = False
+            if not converged:
+                h_abs *= 0.5
+                have_lu = False
+                counters[3] += 1
+                continue
+            y_new = y + Z[2]
+            ze = np.dot(Z.T, E) / h
+            error = lu_solve(lu_r, piv_r, f_cur + ze)
+            scale = rtol * (1.0 + np.maximum(np.abs(y), np.abs(y_new)))
+            scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + 1e-300
+            err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
+            safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
+            if rejected and err > 1.0:
+                yt = y + error
+                if evaluate(yt[:n], yt[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
+                            sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+                    counters[0] += 1
+                    error = lu_solve(lu_r, piv_r, f + ze)
+                    err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
+            if err > 1.0:
+                factor = predict_factor(h_abs, h_abs_old, err, err_old)
+                h_abs *= max(MIN_FACTOR, safety * factor)
+                have_lu = False
+                rejected = True
+                counters[4] += 1
+            else:
+                accepted = True
+
+        # evaluate at the new point: events, precision, next Jacobian
+        if not evaluate(y_new[:n], y_new[n], Xt, log_up, log_um, balanced, depth, loss_code,
+                        fp, sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+            return NOT_FINITE, n_acc, y, ell, h_abs
+        counters[0] += 1
+        if rounding_resolution(y_new[:n], Xt, jac1, beta, lab, p) > precision_tol:
+            return PRECISION, n_acc, y, ell, h_abs
+        q_new = np.dot(Z.T, P)
+        hist_ell[n_acc] = ell
+        hist_h[n_acc] = h
+        hist_y[n_acc] = y
+        hist_q[n_acc] = q_new
+        n_acc += 1
+
+        recompute_jac = n_iter > 2 and rate > 1e-3
+        factor = predict_factor(h_abs, h_abs_old, err, err_old)
+        factor = min(MAX_FACTOR, safety * factor)
+        if not recompute_jac and factor < 1.2:
+            factor = 1.0
+        else:
+            have_lu = False
+        h_abs_old = h_abs
+        err_old = err
+        sol_ell = ell
+        sol_h = h
+        sol_y = y.copy()
+        sol_q = q_new
+        have_sol = True
+        y = y_new
+        ell = ell + h
+        h_abs = h_abs * factor
+        f_cur = f.copy()
+        jac1_cur = jac1.copy()
+        beta_cur = beta.copy()
+        x_cur = x.copy()
+        sc_logs = sc[LOG_S]
+        if recompute_jac:
+            K = kernel_matrix(Xt, jac1)
+            J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
+            counters[1] += 1
+            current_jac = True
+        else:
+            current_jac = False
+        if ell >= ell_bound:
+            return BOUND, n_acc, y, ell, h_abs
+        if sc[SIGMA] >= sigma_stop:
+            return SIGMA_EVENT, n_acc, y, ell, h_abs
+        if y[n] > 0.0 and log_c + math.log(y[n]) - sc[LOG_S] >= logt_stop:
+            return TIME_EVENT, n_acc, y, ell, h_abs
+    return MAX_STEPS, n_acc, y, ell, h_abs
+
+
+@njit(**_JIT)
+def evaluate_state(y, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0):
+    """Model quantities at one state for reporting: x, beta, log|beta|, margins, p, scalars,
+    and the float64 rounding resolution of the margins."""
+    n = Xt.shape[0]
+    d = Xt.shape[1]
+    x = np.empty(d)
+    beta = np.empty(d)
+    lab = np.empty(d)
+    jac1 = np.empty(d)
+    jac2 = np.empty(d)
+    margins = np.empty(n)
+    p = np.empty(n)
+    s = np.empty(n)
+    v = np.empty(d)
+    kvec = np.empty(n)
+    f = np.empty(n + 1)
+    sc = np.empty(N_SCALARS)
+    ok = evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
+                  x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
+    res = rounding_resolution(y[:n], Xt, jac1, beta, lab, p) if ok else np.inf
+    return ok, x, beta, lab, margins, p, f, sc, res
+
+
+__all__ = ["radau_integrate", "evaluate_state", "CLOCK_RATE"]

@@ -1,0 +1,138 @@
+"""Results of :func:`extprec.solve`: :class:`State` snapshots and the :class:`Trajectory`.
+
+Every number a State exposes is an ``mpmath.mpf`` (vectors are numpy object arrays of
+``mpf``), so ``mpmath.mpf(value)`` converts it without loss at any working precision and
+quantities beyond the float64 range (t ~ 10^(10^100), alpha^D ~ 10^600) are exact in
+exponent. ``digits`` is the number of significant digits the engine vouches for in
+``beta_normalized``, ``margins`` relative to their scale, ``log10_loss`` and ``log10_t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATE_FIELDS = (
+    "log10_loss", "sigma", "tau", "log10_t", "nu", "beta", "w_plus", "w_minus", "margins",
+    "min_margin", "beta_normalized", "digits", "precision_bits", "backend",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class State:
+    """The network at one instant of the gradient flow.
+
+    Attributes
+    ----------
+    log10_loss : mpf
+        log10 of the training loss L (sum or mean, as the problem says).
+    sigma : mpf
+        ``log(1/L)``, the accuracy clock.
+    tau : mpf
+        ``sum_n nu_n``, the clock with ``d tau = (sum_n g_n) dt`` (theory.md s.3).
+    log10_t : mpf
+        log10 of the original gradient-flow time t (-inf at t = 0).
+    nu : ndarray of mpf, shape (N,)
+        Per-sample dual ``nu_n = int_0^t g_n``.
+    beta, w_plus, w_minus : ndarray of mpf, shape (d,)
+        Predictor and the two weight vectors (``beta = w+^D - w-^D``).
+    margins : ndarray of mpf, shape (N,)
+        ``y_n x_n . beta``.
+    min_margin : mpf
+    beta_normalized : ndarray of mpf
+        ``beta / min_margin`` (the unit-margin predictor).
+    digits : int
+        Significant digits vouched for (see module docstring).
+    precision_bits : int
+        Working precision of the backend that computed the state.
+    backend : str
+        ``"float64"`` or the multiprecision backend's name.
+    ell : float
+        Integration clock ``log1p(tau/c) + log1p(sigma - sigma_0)`` (see ``extprec.model``).
+    """
+
+    log10_loss: object
+    sigma: object
+    tau: object
+    log10_t: object
+    nu: np.ndarray
+    beta: np.ndarray
+    w_plus: np.ndarray
+    w_minus: np.ndarray
+    margins: np.ndarray
+    min_margin: object
+    beta_normalized: np.ndarray
+    digits: int
+    precision_bits: int
+    backend: str
+    ell: float = field(repr=False, default=0.0)
+
+    def __repr__(self):
+        return (f"State(log10_loss={_short(self.log10_loss)}, sigma={_short(self.sigma)}, "
+                f"log10_t={_short(self.log10_t)}, min_margin={_short(self.min_margin)}, "
+                f"digits={self.digits}, backend={self.backend!r})")
+
+
+def _short(value) -> str:
+    import mpmath
+
+    return mpmath.nstr(value, 8)
+
+
+STATUS_REACHED = "reached"
+STATUS_PRECISION = "precision exhausted"
+STATUS_MAX_STEPS = "max steps"
+STATUS_STEP_TOO_SMALL = "step too small"
+STATUS_NOT_FINITE = "not finite"
+
+
+@dataclass(eq=False)
+class Trajectory:
+    """A solved gradient-flow trajectory.
+
+    Attributes
+    ----------
+    problem : Problem
+    checkpoints : list of State
+        States at the requested loss levels and times, in order of increasing accuracy.
+    final : State
+        Where the run stopped (the stop level when ``status == "reached"``).
+    status : str
+        ``"reached"``, ``"precision exhausted"``, ``"max steps"``, ``"step too small"`` or
+        ``"not finite"``.
+    message : str
+        What happened, in words, with the level reached and what to do next.
+    n_steps : int
+        Accepted integration steps.
+    stats : dict
+        Evaluation counters (f, Jacobian, LU, Newton failures, rejected steps).
+    """
+
+    problem: object
+    checkpoints: list
+    final: State
+    status: str
+    message: str
+    n_steps: int
+    stats: dict
+    rtol: float
+    _integrator: object = field(repr=False, default=None)
+
+    def state_at(self, log10_loss=None, *, t=None) -> State:
+        """State at a loss level (or original time ``t``) inside the integrated range.
+
+        Located on the dense output and landed on by an exact integration step from the
+        nearest stored step, so it carries the same digits as the checkpoints.
+        """
+        from .driver import parse_level, parse_time  # local: the driver imports this module
+
+        if (log10_loss is None) == (t is None):
+            raise ValueError("state_at takes exactly one of log10_loss=... or t=...")
+        if log10_loss is not None:
+            return self._integrator.state_at_sigma(parse_level(log10_loss))
+        return self._integrator.state_at_log_t(parse_time(t))
+
+    def __repr__(self):
+        return (f"Trajectory(status={self.status!r}, checkpoints={len(self.checkpoints)}, "
+                f"final={self.final!r})")
