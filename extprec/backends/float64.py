@@ -213,14 +213,25 @@ def kernel_matrix(Xt, jac1):
 
 
 @njit(**_JIT)
-def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K):
-    """Analytic Jacobian of ``f = dy/d ell`` at an evaluated state (derivation below).
+def _softmax_vjp(p, s, z):
+    """(dp/dm)^T z with dp_n/dm_j = -(p_n delta_nj - p_n p_j) s_j."""
+    return -s * (p * z - p * np.dot(p, z))
 
-    With ``f_tau = (p, 1 - theta w)`` and clock rate G, ``J = (J_tau - f grad(G)^T) / G``:
-    ``dp/dnu_hat = -(diag p - p p^T) diag(s) K``; ``grad q = 2 K b + X~ (beta'' v^2)`` with
-    ``b = -s (p kvec - p (p . kvec))``; ``grad sigma = r K p``. For the logistic loss the
-    derivatives of r and s inside grad(G) and grad(w) are omitted: they only change the
-    Newton iteration matrix, never the solution.
+
+@njit(**_JIT)
+def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K):
+    """Analytic Jacobian of ``f = dy/d ell`` at an evaluated state (derived).
+
+    With ``f_tau = (p, 1 - theta w)`` and clock rate ``G``, ``J = (J_tau - f grad(G)^T) / G``,
+    where (K = d m/d nu_hat, ``s' = ds/dm = s (1 - s)``, zero for the exponential loss):
+
+    * ``dp/dnu_hat = (dp/dm) K``;
+    * ``grad q = 2 K (dp/dm)^T K p + X~ (beta'' v^2)``, ``v = X~^T p``;
+    * ``grad w = K [(dp/dm)^T (s K p) + p s' K p] + K (dp/dm)^T K (s p)
+      + X~ (beta'' (X~^T s p) v)``;
+    * ``grad r = r K (r p - s p)``, ``grad sigma = r K p``, ``sigma' = r q``;
+    * ``grad G = -1/(1 + tau_hat)^2 + grad(sigma')/(1 + sigma - sigma0)
+      - sigma' grad(sigma)/(1 + sigma - sigma0)^2``.
     """
     n = nu_hat.shape[0]
     sigma = scalars[SIGMA]
@@ -230,18 +241,23 @@ def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K
     tau_hat = scalars[TAU_HAT]
     rate = scalars[CLOCK_RATE]
     dnm = 1.0 + sigma - sigma0
-    pk = np.dot(p, kvec)
-    b = -s * (p * kvec - p * pk)
-    grad_q = 2.0 * np.dot(K, b) + np.dot(Xt, jac2 * v * v)
-    grad_rate = (-1.0 / (1.0 + tau_hat) ** 2) + r * grad_q / dnm - (r * q) * r * kvec / dnm ** 2
-    J = np.zeros((n + 1, n + 1))
+    grad_q = 2.0 * np.dot(K, _softmax_vjp(p, s, kvec)) + np.dot(Xt, jac2 * v * v)
     ps = p * s
+    k_ps = np.dot(K, ps)
+    v_ps = np.dot(ps, Xt)
+    grad_w = (np.dot(K, _softmax_vjp(p, s, s * kvec) + ps * (1.0 - s) * kvec
+                     + _softmax_vjp(p, s, k_ps))
+              + np.dot(Xt, jac2 * v_ps * v))
+    grad_r = r * np.dot(K, r * p - ps)
+    grad_rate = (-1.0 / (1.0 + tau_hat) ** 2 + (q * grad_r + r * grad_q) / dnm
+                 - (r * q) * r * kvec / dnm ** 2)
+    J = np.zeros((n + 1, n + 1))
     col = np.dot(ps, K)  # sum_j p_j s_j K_jm
     for a in range(n):
         for m in range(n):
             J[a, m] = -ps[a] * K[a, m] + p[a] * col[m]
     for m in range(n):
-        J[n, m] = -theta * grad_q[m]
+        J[n, m] = -theta * grad_w[m]
     J[n, n] = -w
     for a in range(n + 1):
         for m in range(n):

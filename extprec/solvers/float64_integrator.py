@@ -86,13 +86,14 @@ class Float64Integrator:
 
     # -- integration -----------------------------------------------------------------------
     def _run_kernel(self, y0, ell0, h0, ell_bound, sigma_stop, log_t_stop, max_steps,
-                    record=True):
-        cap = max(1, min(max_steps, HISTORY_CHUNK))
+                    record=True, fixed_step=0.0):
+        cap = max(1, min(max_steps, HISTORY_CHUNK) if record else max_steps)
         n1 = self.n + 1
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
         out = kernel.radau_integrate(
             np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0), float(ell_bound),
-            float(sigma_stop), float(log_t_stop), cap, self.rtol, self.rtol, *self._model,
+            float(sigma_stop), float(log_t_stop), cap, self.rtol, self.rtol, float(fixed_step),
+            *self._model,
             self.sigma0, self.constants.log_c, *buffers, self.counters)
         status, n_acc, y, ell, h = out
         if record and n_acc:
@@ -189,8 +190,17 @@ class Float64Integrator:
                 lo = mid + 1
         return lo
 
-    def integrated_sigma_range(self):
-        return self.sigma0, self.sigma_of(self.y)
+    def fixed_steps(self, ell0: float, y0, ell_end: float, n_steps: int):
+        """State at ``ell_end`` after ``n_steps`` equal Radau steps from ``(ell0, y0)`` (no
+        error control; for measuring the order of convergence). Returns ``(ell, y)``."""
+        h = (ell_end - ell0) / n_steps
+        status, n_acc, y, ell, _ = self._run_kernel(
+            y0, ell0, h, ell_end + 4 * EPS * abs(ell_end), math.inf, math.inf, n_steps,
+            record=False, fixed_step=h)
+        if n_acc != n_steps:
+            raise RuntimeError(f"fixed-step integration stopped after {n_acc} steps "
+                               f"(kernel status {status})")
+        return ell, y
 
     # -- states ----------------------------------------------------------------------------
     def digits(self) -> int:

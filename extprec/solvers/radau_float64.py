@@ -54,6 +54,7 @@ P = np.array([
     [1 / 3, -8 / 3, 10 / 3]])
 
 NEWTON_MAXITER = 6  # Newton iterations per attempt
+NEWTON_MAXITER_FIXED = 60  # with fixed steps the iteration must converge at any step size
 MIN_FACTOR = 0.2  # smallest step-size decrease
 MAX_FACTOR = 10.0  # largest step-size increase
 
@@ -142,7 +143,7 @@ def predict_factor(h_abs, h_abs_old, err, err_old):
 
 @njit(**_JIT)
 def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, rtol,
-                    precision_tol, Xt, log_up, log_um, balanced, depth, loss_code, fp,
+                    precision_tol, fixed_step, Xt, log_up, log_um, balanced, depth, loss_code, fp,
                     sigma0, log_c, hist_ell, hist_h, hist_y, hist_q, counters):
     """Integrate ``dy/d ell`` from ``(ell0, y0)``; stop at the first of the events below.
 
@@ -157,6 +158,10 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     ``hist_y[j]`` (start state) and ``hist_q[j]`` (dense-output coefficients:
     ``y(ell + s h) = y + Q @ [s, s^2, s^3]``). ``counters`` accumulates evaluations of f,
     Jacobians, LU factorizations, Newton failures and steps rejected by the error test.
+
+    ``fixed_step > 0`` switches step-size control off: every step has that size and is
+    accepted (used to measure the order of the method); a Newton failure then ends the run
+    with STEP_TOO_SMALL.
 
     Returns ``(status, n_accepted, y, ell, h_next)``.
     """
@@ -194,7 +199,8 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     current_jac = True
     newton_tol = max(10 * EPS / rtol, min(0.03, rtol ** 0.5))
     eye = np.eye(n1)
-    h_abs = h0
+    h_abs = fixed_step if fixed_step > 0.0 else h0
+    max_iter = NEWTON_MAXITER_FIXED if fixed_step > 0.0 else NEWTON_MAXITER
     h_abs_old = -1.0
     err_old = -1.0
     have_lu = False
@@ -232,7 +238,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                 h = ell_bound - ell
                 h_abs = h
             scale = rtol * (1.0 + np.abs(y))
-            scale[n] = theta_tol * abs(y[n]) + 1e-300
+            scale[n] = theta_tol * (abs(y[n]) + h * abs(f_cur[n])) + 1e-300
             # predictor from the previous dense output
             if have_sol:
                 for i in range(3):
@@ -252,7 +258,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                 dw_norm_old = -1.0
                 converged = False
                 finite = True
-                for it in range(NEWTON_MAXITER):
+                for it in range(max_iter):
                     n_iter = it + 1
                     for i in range(3):
                         yi = y + Z[i]
@@ -276,7 +282,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                                   error_norm(dw_c.imag.copy(), scale, Xt, jac1_cur, beta_scale))
                     if dw_norm_old >= 0.0:
                         rate = dw_norm / dw_norm_old
-                        if rate >= 1.0 or (rate ** (NEWTON_MAXITER - it) / (1.0 - rate) * dw_norm
+                        if rate >= 1.0 or (rate ** (max_iter - it) / (1.0 - rate) * dw_norm
                                            > newton_tol):
                             break
                     W[0] += dw_r
@@ -300,6 +306,8 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     current_jac = True
                     have_lu = False
             if not converged:
+                if fixed_step > 0.0:
+                    return STEP_TOO_SMALL, n_acc, y, ell, h_abs
                 h_abs *= 0.5
                 have_lu = False
                 counters[3] += 1
@@ -308,7 +316,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             ze = np.dot(Z.T, E) / h
             error = lu_solve(lu_r, piv_r, f_cur + ze)
             scale = rtol * (1.0 + np.maximum(np.abs(y), np.abs(y_new)))
-            scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + 1e-300
+            scale[n] = theta_tol * (max(abs(y[n]), abs(y_new[n])) + h * abs(f_cur[n])) + 1e-300
             err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
             safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
             if rejected and err > 1.0:
@@ -318,7 +326,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     counters[0] += 1
                     error = lu_solve(lu_r, piv_r, f + ze)
                     err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
-            if err > 1.0:
+            if err > 1.0 and fixed_step <= 0.0:
                 factor = predict_factor(h_abs, h_abs_old, err, err_old)
                 h_abs *= max(MIN_FACTOR, safety * factor)
                 have_lu = False
@@ -357,7 +365,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         have_sol = True
         y = y_new
         ell = ell + h
-        h_abs = h_abs * factor
+        h_abs = fixed_step if fixed_step > 0.0 else h_abs * factor
         f_cur = f.copy()
         jac1_cur = jac1.copy()
         beta_cur = beta.copy()

@@ -1,0 +1,419 @@
+"""Command-line interface: ``extprec run`` and ``extprec info``.
+
+A thin layer over the public API: argument parsing, reading data files and formatting.
+All numerics live in :mod:`extprec.driver` and the modules it calls. Numbers are printed
+with :func:`mpmath.nstr` because States hold ``mpf`` values that may lie far outside the
+float64 range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import math
+import platform
+import re
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mpmath
+
+import extprec
+from extprec import datasets
+from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL
+from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+DEFAULT_LOG10_LOSS = "-1e100"
+PROBLEM_OPTIONS = ("depth", "alpha", "loss", "reduction")
+# Options whose value may start with '-' followed by a number in exponent notation
+# ("-1e100"), which argparse would otherwise mistake for an option.
+NUMERIC_VALUE_OPTIONS = ("--alpha", "--log10-loss", "--t", "--checkpoints", "--rtol")
+_NUMBER_START = re.compile(r"^-\.?\d")
+
+DATA_FORMATS = """\
+data files (--data FILE):
+  .npz  a NumPy archive with arrays X, shape (N, d), and y, shape (N,)
+        (write it with numpy.savez(FILE, X=X, y=y)).
+  .csv  comma-separated, one sample per line: d feature columns followed by the
+        label, which must be -1 or +1. An optional first line of column names is
+        skipped; blank lines and lines starting with '#' are ignored.
+  Labels must be exactly +1 or -1 (map 0/1 labels with 2*y - 1)."""
+
+RUN_EPILOG = DATA_FORMATS + """
+
+output:
+  A header describes the problem; then one row per checkpoint with log10 of the
+  training loss L, sigma = log(1/L), log10 of the gradient-flow time t, the minimum
+  margin, the backend and its precision in bits, the significant digits the engine
+  vouches for, and the three largest-magnitude entries of beta / min margin as
+  index:value (0-based). If the run stops before the requested level, a last row
+  'final' shows the last resolved state.
+
+status:
+  reached              the stop level (or time) was reached.
+  precision exhausted  float64 can no longer resolve the margins to rtol; the
+                       final state is the last one it resolves.
+  max steps            --max-steps accepted steps were used up.
+  step too small       the step size fell below the spacing of floats.
+  not finite           the state left the float64 range.
+
+exit codes:
+  0 the run completed (with any of the statuses above), 1 the computation
+  failed, 2 invalid input.
+
+examples:
+  extprec run
+  extprec run --log10-loss -1e4 --alpha 1e-300 --depth 3
+  extprec run --dataset two_points --alpha 0.01 --checkpoints -1,-10,-100
+  extprec run --dataset sparse_teacher --param n_samples=40 --param seed=1
+  extprec run --data train.csv --loss logistic --t 1e50"""
+
+
+class InputError(ValueError):
+    """Invalid command-line input (reported with exit code 2)."""
+
+
+# -- argument parsing ----------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="extprec",
+        description="Follow gradient-flow training of diagonal linear networks "
+                    "(beta = w+^D - w-^D) to extreme training accuracies.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'extprec run --help' for the options of the main command.",
+    )
+    parser.add_argument("--version", action="version", version=f"extprec {extprec.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="solve a gradient-flow trajectory and print its checkpoints",
+        description="Solve the gradient flow of a diagonal linear network on a problem and "
+                    "print a table of checkpoints. Without --dataset or --data the built-in "
+                    "default problem is used: a sparse linear teacher with N = 20 Gaussian "
+                    "samples, d = 50 features, 3 active features, seed 0 (separable data).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG,
+    )
+    source = run.add_argument_group("problem source (default: the built-in default problem)")
+    exclusive = source.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "--dataset", metavar="NAME",
+        help=f"built-in problem by name: {', '.join(sorted(datasets.GENERATORS))}")
+    exclusive.add_argument(
+        "--data", metavar="FILE", type=Path,
+        help="read X and y from a .npz or .csv file (formats below)")
+    source.add_argument(
+        "--param", metavar="KEY=VALUE", action="append", default=[],
+        help="parameter of the --dataset generator, repeatable (e.g. --param n_samples=40 "
+             "--param seed=1); values are read as int, then float, else kept as text")
+
+    model = run.add_argument_group("network and loss")
+    model.add_argument("--depth", type=int, default=2, metavar="D",
+                       help="network depth D >= 1 (D = 1 is the linear model; default: 2)")
+    model.add_argument("--alpha", default="1", metavar="ALPHA",
+                       help="initialization scale alpha > 0, read exactly as a decimal, so "
+                            "values such as 1e-300 or 1e-5000 are allowed (default: 1)")
+    model.add_argument("--loss", choices=("exp", "logistic"), default="exp",
+                       help="per-sample loss exp(-z) or log(1 + exp(-z)) (default: exp)")
+    model.add_argument("--reduction", choices=("sum", "mean"), default="sum",
+                       help="sum or average the per-sample losses (default: sum)")
+
+    stop = run.add_argument_group("stop and checkpoints")
+    stop_choice = stop.add_mutually_exclusive_group()
+    stop_choice.add_argument(
+        "--log10-loss", metavar="LEVEL", default=None,
+        help="stop when log10 of the training loss reaches LEVEL, read exactly as a decimal "
+             f"(default: {DEFAULT_LOG10_LOSS}, i.e. L = 10^(-10^100))")
+    stop_choice.add_argument(
+        "--t", metavar="TIME", default=None,
+        help="stop at the original gradient-flow time TIME > 0 instead (e.g. 1e1000)")
+    stop.add_argument(
+        "--checkpoints", metavar="L1,L2,...", default=None,
+        help="comma-separated log10-loss levels at which to record the state (default: every "
+             "decade of log10(1/L) and of sigma = log(1/L) up to the stop)")
+    stop.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                      help=f"relative tolerance of the integration (default: {DEFAULT_RTOL:g})")
+    stop.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
+                      help=f"budget of accepted steps (default: {DEFAULT_MAX_STEPS})")
+    run.set_defaults(handler=run_command)
+
+    info = commands.add_parser(
+        "info", help="print versions, optional accelerations and available backends",
+        description="Print the versions of extprec and its dependencies, which optional "
+                    "accelerations are importable, and the available backends.")
+    info.set_defaults(handler=info_command)
+    return parser
+
+
+def _join_numeric_values(argv: list[str]) -> list[str]:
+    """Rewrite ``--opt -1e100`` as ``--opt=-1e100`` for options taking numbers.
+
+    argparse only recognizes plain negative numbers such as ``-12`` or ``-1.5`` as values.
+    """
+    out = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if (token in NUMERIC_VALUE_OPTIONS and i + 1 < len(argv)
+                and _NUMBER_START.match(argv[i + 1])):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``extprec`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_join_numeric_values(argv))
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_INVALID
+    return args.handler(args)
+
+
+# -- extprec run ---------------------------------------------------------------------------
+def run_command(args) -> int:
+    try:
+        problem, source = _problem_from_args(args)
+        stop = _stop_from_args(args)
+        _print_header(problem, source, args, stop)
+        start = time.perf_counter()
+        trajectory = extprec.solve(problem, **stop, rtol=args.rtol, max_steps=args.max_steps)
+        elapsed = time.perf_counter() - start
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"extprec: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except RuntimeError as exc:
+        print(f"extprec: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _print_table(trajectory)
+    _print_status(trajectory, elapsed)
+    return EXIT_OK
+
+
+def _problem_from_args(args):
+    problem_kwargs = {"depth": args.depth, "alpha": args.alpha, "loss": args.loss,
+                      "reduction": args.reduction}
+    if args.param and args.dataset is None:
+        raise InputError("--param sets parameters of a built-in dataset; use it with --dataset")
+    if args.dataset is not None:
+        params = parse_params(args.param)
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return (datasets.make(args.dataset, **params, **problem_kwargs),
+                f"built-in dataset {args.dataset}" + (f" ({shown})" if shown else ""))
+    if args.data is not None:
+        X, y = load_data(args.data)
+        return extprec.Problem(X, y, **problem_kwargs), f"data file {args.data}"
+    return (datasets.default_problem(**problem_kwargs),
+            "built-in default problem (sparse linear teacher, 3 active features, seed 0)")
+
+
+def _stop_from_args(args) -> dict:
+    stop = {}
+    if args.t is not None:
+        stop["t"] = args.t
+    else:
+        stop["log10_loss"] = args.log10_loss if args.log10_loss is not None else DEFAULT_LOG10_LOSS
+    if args.checkpoints is not None:
+        levels = [level.strip() for level in args.checkpoints.split(",")]
+        if not all(levels):
+            raise InputError(f"--checkpoints must be a comma-separated list of log10-loss "
+                             f"levels such as -1,-10,-100; got {args.checkpoints!r}")
+        stop["checkpoints"] = levels
+    return stop
+
+
+def parse_params(items) -> dict:
+    """``["key=value", ...]`` to a dict; values become int or float when they parse as such."""
+    params = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InputError(f"--param must look like KEY=VALUE (e.g. seed=1); got {item!r}")
+        if key in PROBLEM_OPTIONS:
+            raise InputError(f"set {key} with --{key}, not --param")
+        params[key] = _parse_value(text.strip())
+    return params
+
+
+def _parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def load_data(path: Path):
+    """Read ``(X, y)`` from a .npz or .csv file (formats: ``extprec run --help``)."""
+    import numpy as np
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in ("X", "y") if k not in archive.files]
+            if missing:
+                raise InputError(f"{path}: the .npz file must hold arrays 'X' and 'y'; missing "
+                                 f"{', '.join(missing)} (found: {', '.join(archive.files) or 'none'})")
+            return archive["X"], archive["y"]
+    if suffix == ".csv":
+        return _load_csv(path)
+    raise InputError(f"{path}: unsupported data file type {suffix or '(none)'!r}; "
+                     "use .npz (arrays X and y) or .csv (features, then the label)")
+
+
+def _load_csv(path: Path):
+    rows = []
+    width = None
+    with open(path, newline="") as handle:
+        for line_number, cells in enumerate(csv.reader(handle), start=1):
+            if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
+                continue
+            try:
+                values = [float(cell) for cell in cells]
+            except ValueError:
+                if not rows and width is None:  # a header line
+                    width = len(cells)
+                    continue
+                raise InputError(f"{path}, line {line_number}: every cell must be a number; "
+                                 f"got {cells!r}") from None
+            if width is None:
+                width = len(values)
+            if len(values) != width:
+                raise InputError(f"{path}, line {line_number}: expected {width} columns, got "
+                                 f"{len(values)}")
+            rows.append(values)
+    if not rows:
+        raise InputError(f"{path}: no data rows")
+    if width < 2:
+        raise InputError(f"{path}: need at least one feature column followed by the label "
+                         "column")
+    return [row[:-1] for row in rows], [row[-1] for row in rows]
+
+
+# -- formatting ----------------------------------------------------------------------------
+def fmt(value, digits: int = 10) -> str:
+    """``mpmath.nstr`` of a number (mpf, float or int) with ``digits`` significant digits."""
+    return mpmath.nstr(value, max(1, digits))
+
+
+def _print_header(problem, source, args, stop) -> None:
+    print(f"extprec {extprec.__version__}: gradient flow of a diagonal linear network")
+    print(f"problem: {source}")
+    print(f"  N = {problem.n_samples} samples, d = {problem.n_features} features, "
+          f"depth D = {problem.depth}, alpha = {args.alpha}, loss = {problem.loss}, "
+          f"reduction = {problem.reduction}")
+    _print_wrapped("separability: " + problem.separability().message, indent="  ")
+    print(f"  initial loss: log10 L(0) = {problem.initial_log_loss() / math.log(10):.10g}")
+    target = (f"log10 loss = {stop['log10_loss']}" if "log10_loss" in stop
+              else f"t = {stop['t']}")
+    levels = ", ".join(stop["checkpoints"]) if "checkpoints" in stop else (
+        "every decade of log10(1/L) and of sigma")
+    print(f"stop: {target}; checkpoints: {levels}; rtol = {args.rtol:g}")
+    print()
+
+
+COLUMNS = (("#", 5), ("log10 loss", 14), ("sigma", 14), ("log10 t", 14), ("min margin", 14),
+           ("backend", 8), ("bits", 5), ("digits", 6))
+TOP_ENTRIES = 3
+
+
+def format_row(label, state) -> str:
+    """One table row for a State (see :data:`COLUMNS`)."""
+    k = min(state.digits, 10)
+    cells = (str(label), fmt(state.log10_loss, k), fmt(state.sigma, k), fmt(state.log10_t, k),
+             fmt(state.min_margin, k), state.backend, str(state.precision_bits),
+             str(state.digits))
+    text = "".join(cell.rjust(width) + " " for cell, (_, width) in zip(cells, COLUMNS))
+    return text + "  " + top_entries(state.beta_normalized, min(k, 6))
+
+
+def top_entries(vector, digits: int = 6, count: int = TOP_ENTRIES) -> str:
+    """The ``count`` largest-magnitude entries of ``vector`` as ``index:value`` (0-based)."""
+    order = sorted(range(len(vector)), key=lambda i: abs(vector[i]), reverse=True)[:count]
+    return "  ".join(f"{i}:{fmt(vector[i], digits)}" for i in order)
+
+
+def _print_table(trajectory) -> None:
+    header = "".join(name.rjust(width) + " " for name, width in COLUMNS)
+    header += f"  largest |beta / min margin| (index:value)"
+    print(header)
+    print("-" * len(header))
+    for number, state in enumerate(trajectory.checkpoints, start=1):
+        print(format_row(number, state))
+    if not trajectory.checkpoints:
+        print("(no checkpoint was reached)")
+    if not trajectory.checkpoints or trajectory.final is not trajectory.checkpoints[-1]:
+        print(format_row("final", trajectory.final))
+    print()
+
+
+def _print_status(trajectory, elapsed: float) -> None:
+    print(f"status: {trajectory.status}")
+    if trajectory.status == STATUS_PRECISION:
+        _print_wrapped("The requested level lies beyond what float64 resolves at this "
+                       "tolerance; the 'final' row is the last state it resolves.", indent="  ")
+    elif trajectory.status != STATUS_REACHED:
+        _print_wrapped("The run stopped before the requested level.", indent="  ")
+    _print_wrapped(trajectory.message, indent="  ")
+    print(f"  {trajectory.n_steps} steps, {elapsed:.2f} s")
+
+
+def _print_wrapped(text: str, indent: str = "") -> None:
+    print(textwrap.fill(text, width=100, initial_indent=indent,
+                        subsequent_indent=indent + "  "))
+
+
+# -- extprec info --------------------------------------------------------------------------
+def _version(module_name: str):
+    """Version string of an importable module, or None."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return str(getattr(module, "__version__", "unknown version"))
+
+
+def info_lines() -> list[str]:
+    lines = [f"extprec {extprec.__version__}",
+             f"Python {platform.python_version()} ({platform.python_implementation()}, "
+             f"{platform.system()} {platform.machine()})"]
+    for name in ("numpy", "scipy", "numba", "mpmath"):
+        lines.append(f"{name} {_version(name) or 'NOT INSTALLED'}")
+    lines.append("optional accelerations:")
+    gmpy2 = _version("gmpy2")
+    lines.append(f"  gmpy2: {gmpy2 if gmpy2 else 'not installed'} "
+                 f"(mpmath arithmetic backend: {mpmath.libmp.BACKEND})")
+    flint = _version("flint")
+    lines.append(f"  python-flint: {flint if flint else 'not installed'}")
+    lines.append("backends:")
+    for module_name, label in (("extprec.backends.float64", "float64 (Numba)"),):
+        try:
+            importlib.import_module(module_name)
+            lines.append(f"  {label}")
+        except ImportError as exc:
+            lines.append(f"  {label}: unavailable ({exc})")
+    return lines
+
+
+def info_command(args) -> int:
+    print("\n".join(info_lines()))
+    return EXIT_OK
+
+
+__all__ = ["main", "build_parser", "load_data", "parse_params", "format_row", "top_entries"]
