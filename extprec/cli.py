@@ -12,6 +12,7 @@ import argparse
 import csv
 import importlib
 import math
+import os
 import platform
 import re
 import sys
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import mpmath
+import numpy as np
 
 import extprec
 from extprec import datasets
@@ -70,7 +72,8 @@ exit codes:
 
 examples:
   extprec run
-  extprec run --log10-loss -1e4 --alpha 1e-300 --depth 3
+  extprec run --log10-loss -1e4 --alpha 1e-100
+  extprec run --depth 3 --alpha 0.001 --log10-loss -100
   extprec run --dataset two_points --alpha 0.01 --checkpoints -1,-10,-100
   extprec run --dataset sparse_teacher --param n_samples=40 --param seed=1
   extprec run --data train.csv --loss logistic --t 1e50"""
@@ -95,10 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="solve a gradient-flow trajectory and print its checkpoints",
-        description="Solve the gradient flow of a diagonal linear network on a problem and "
-                    "print a table of checkpoints. Without --dataset or --data the built-in "
-                    "default problem is used: a sparse linear teacher with N = 20 Gaussian "
-                    "samples, d = 50 features, 3 active features, seed 0 (separable data).",
+        description=textwrap.fill(
+            "Solve the gradient flow of a diagonal linear network on a problem and print a "
+            "table of checkpoints. Without --dataset or --data the built-in default problem "
+            "is used: a sparse linear teacher with N = 20 Gaussian samples, d = 50 features, "
+            "3 active features, seed 0 (separable data).", width=80),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=RUN_EPILOG,
     )
@@ -180,7 +184,12 @@ def main(argv=None) -> int:
         args = parser.parse_args(_join_numeric_values(argv))
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_INVALID
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:  # output piped into a program that stopped reading (e.g. head)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 # -- extprec run ---------------------------------------------------------------------------
@@ -192,7 +201,7 @@ def run_command(args) -> int:
         start = time.perf_counter()
         trajectory = extprec.solve(problem, **stop, rtol=args.rtol, max_steps=args.max_steps)
         elapsed = time.perf_counter() - start
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError) as exc:
         print(f"extprec: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except RuntimeError as exc:
@@ -211,8 +220,11 @@ def _problem_from_args(args):
     if args.dataset is not None:
         params = parse_params(args.param)
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return (datasets.make(args.dataset, **params, **problem_kwargs),
-                f"built-in dataset {args.dataset}" + (f" ({shown})" if shown else ""))
+        try:
+            problem = datasets.make(args.dataset, **params, **problem_kwargs)
+        except TypeError as exc:  # an unknown --param name
+            raise InputError(f"--dataset {args.dataset}: {exc}") from None
+        return problem, f"built-in dataset {args.dataset}" + (f" ({shown})" if shown else "")
     if args.data is not None:
         X, y = load_data(args.data)
         return extprec.Problem(X, y, **problem_kwargs), f"data file {args.data}"
@@ -260,9 +272,14 @@ def _parse_value(text: str):
 
 def load_data(path: Path):
     """Read ``(X, y)`` from a .npz or .csv file (formats: ``extprec run --help``)."""
-    import numpy as np
-
     path = Path(path)
+    try:
+        return _load_data(path)
+    except OSError as exc:
+        raise InputError(f"cannot read data file {path}: {exc.strerror or exc}") from None
+
+
+def _load_data(path: Path):
     suffix = path.suffix.lower()
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as archive:

@@ -64,10 +64,10 @@ def test_coordinate_terms_match_naive_definition(depth, alpha, shape, xs):
                               shape=(u_plus, u_minus))
     mc = model_constants(problem)
     x = np.array(xs, dtype=float)
-    out = [np.empty(d) for _ in range(4)]
+    out = [np.empty(d) for _ in range(5)]
     assert coordinate_terms(x, mc.log_u_plus, mc.log_u_minus, mc.balanced, depth,
                             mc.float_params, *out)
-    beta, _, jac1, jac2 = out
+    beta, _, jac1, _, jac2 = out
     alpha_mp = ctx.mpf(alpha)
     c = ctx.exp(ctx.mpf(mc.log_c))
     for i, xi in enumerate(x):
@@ -80,7 +80,7 @@ def test_coordinate_terms_match_naive_definition(depth, alpha, shape, xs):
 
 
 def _workspace(n, d):
-    return ([np.empty(d) for _ in range(5)] + [np.empty(n) for _ in range(3)]
+    return ([np.empty(d) for _ in range(6)] + [np.empty(n) for _ in range(3)]
             + [np.empty(d), np.empty(n), np.empty(n + 1), np.empty(N_SCALARS)])
 
 
@@ -110,7 +110,7 @@ def test_jacobian_matches_central_differences(depth, loss, reduction):
     # a sigma_0 just below sigma(y) makes the sigma part of the clock rate dominant
     sigma0 = evaluated(y, -math.inf)[-1][0] - 0.5
     ws = evaluated(y, sigma0)
-    x, beta, lab, j1, j2, m, p, s, v, kv, f, sc = ws
+    x, beta, lab, j1, _, j2, m, p, s, v, kv, f, sc = ws
     J = jacobian(y[:n], y[n], mc.signed_X, j1, j2, p, s, v, kv, f, sc, sigma0,
                  kernel_matrix(mc.signed_X, j1))
     J_fd = np.empty_like(J)
@@ -118,7 +118,7 @@ def test_jacobian_matches_central_differences(depth, loss, reduction):
         step = 1e-6 * max(1.0, abs(y[k]))
         e = np.zeros(n + 1)
         e[k] = step
-        J_fd[:, k] = (evaluated(y + e, sigma0)[10] - evaluated(y - e, sigma0)[10]) / (2 * step)
+        J_fd[:, k] = (evaluated(y + e, sigma0)[11] - evaluated(y - e, sigma0)[11]) / (2 * step)
     assert np.max(np.abs(J - J_fd)) <= 1e-6 * np.max(np.abs(J_fd))
 
 

@@ -5,7 +5,7 @@ Every kernel works on the scaled dual ``nu_hat`` and packed parameters:
 * ``fp = [log_alpha, log_eta, E, log_norm]`` (``ModelConstants.float_params``),
 * ``depth``, ``loss_code`` (0 exp, 1 logistic), ``sigma0`` (sigma at t = 0).
 
-No ``fastmath``: the kernels rely on IEEE semantics of inf and of ``log1p``/``expm1``.
+No ``fastmath``; ``error_model="numpy"`` gives IEEE semantics (x/0 is inf, not an exception).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LOG2 = math.log(2.0)
 SIGMA, LOG_S, R_RATIO, Q_RATE, W_RATE, TAU_HAT, CLOCK_RATE = range(7)
 N_SCALARS = 7
 
-_JIT = dict(cache=True, nogil=True)
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 
 @njit(**_JIT)
@@ -58,8 +58,9 @@ def atanh_ratio(y):
 
 
 @njit(**_JIT)
-def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, jac2):
-    """beta(x), dbeta/dx and d2beta/dx2 per coordinate (``extprec.model`` formulas).
+def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, log_jac1,
+                     jac2):
+    """beta(x), dbeta/dx (and its log) and d2beta/dx2 per coordinate (``extprec.model``).
 
     Returns False if some coordinate is outside the domain (D > 2 barrier crossed).
     """
@@ -75,6 +76,7 @@ def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
             beta[i] = b
             log_abs_beta[i] = math.log(abs(b)) if b != 0.0 else -np.inf
             jac1[i] = 2.0
+            log_jac1[i] = LOG2
             jac2[i] = 0.0
         return True
     k = depth - 2
@@ -115,8 +117,9 @@ def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
             sgn = 1.0 if xi > 0.0 else -1.0
         log_abs_beta[i] = lab
         beta[i] = sgn * math.exp(lab)
-        jac1[i] = math.exp(e_const + math.log(2.0 * depth * depth) + (depth - 1) * lww
-                           + log_cosh(2.0 * (depth - 1) * psi / depth))
+        log_jac1[i] = (e_const + math.log(2.0 * depth * depth) + (depth - 1) * lww
+                       + log_cosh(2.0 * (depth - 1) * psi / depth))
+        jac1[i] = math.exp(log_jac1[i])
         jac2[i] = sgn * math.exp(e_const + log_eta + math.log(4.0 * depth ** 3 * (depth - 1))
                                  + 0.5 * (3 * depth - 4) * lww
                                  + log_abs_sinh((3 * depth - 4) * psi / depth))
@@ -152,7 +155,7 @@ def softplus(z):
 
 @njit(**_JIT)
 def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-             x, beta, log_abs_beta, jac1, jac2, margins, p, s, v, kvec, f, scalars):
+             x, beta, log_abs_beta, jac1, log_jac1, jac2, margins, p, s, v, kvec, f, scalars):
     """Evaluate the model at ``(nu_hat, theta)``; fill the workspaces and ``f = dy/d ell``.
 
     ``scalars`` receives sigma, log S, r, q = p^T K p, w = (s p)^T K p, tau_hat and the clock
@@ -162,7 +165,7 @@ def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, 
     n = nu_hat.shape[0]
     x[:] = np.dot(nu_hat, Xt)
     if not coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
-                            jac1, jac2):
+                            jac1, log_jac1, jac2):
         return False
     margins[:] = np.dot(Xt, beta)
     for j in range(n):
@@ -266,18 +269,30 @@ def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K
 
 
 @njit(**_JIT)
-def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p):
-    """First-order float64 rounding error of the margins, averaged with the softmax weights.
+def rounding_resolution(nu_hat, Xt, jac1, log_jac1, beta, log_abs_beta, p):
+    """First-order float64 rounding error of the flow, in units comparable with rtol.
 
-    ``eps * sum_n p_n [|X~| (|beta'| |X~|^T |nu_hat|) + |X~| (|beta| (1 + |log|beta||))]_n``:
-    the margin error that rounding of the state and of beta induces. The softmax (and so the
-    whole flow) is resolved only while this stays below the tolerance (theory.md s.4).
+    The larger of
+
+    * the margin error that rounding of the state and of beta induces, averaged with the
+      softmax weights: ``eps sum_n p_n [|X~| (|beta'| dx + |beta| (1 + |log|beta||))]_n``
+      with ``dx = |X~|^T |nu_hat|`` (the softmax, hence the flow, is resolved only while
+      this stays below the tolerance, theory.md s.4), and
+    * the largest relative error of a beta_i, ``eps |beta'_i| dx_i / |beta_i|`` (from the
+      logarithms, so that it is seen while beta_i still underflows)
+      (the gaps at the D > 2 barrier, and exp(4 x) at large x for D = 2, lose digits to
+      cancellation long before the margins are large).
     """
     aX = np.abs(Xt)
     dx = np.dot(np.abs(nu_hat), aX)
     d = beta.shape[0]
     per_coord = np.empty(d)
+    relative = 0.0
     for i in range(d):
         lb = abs(log_abs_beta[i]) if np.isfinite(log_abs_beta[i]) else 0.0
-        per_coord[i] = abs(jac1[i]) * dx[i] + abs(beta[i]) * (1.0 + lb)
-    return EPS * np.dot(p, np.dot(aX, per_coord))
+        err_i = abs(jac1[i]) * dx[i]
+        per_coord[i] = err_i + abs(beta[i]) * (1.0 + lb)
+        if np.isfinite(log_abs_beta[i]) and dx[i] > 0.0:
+            relative = max(relative, math.exp(min(700.0, log_jac1[i] - log_abs_beta[i]
+                                                  + math.log(dx[i]))))
+    return EPS * max(np.dot(p, np.dot(aX, per_coord)), relative)

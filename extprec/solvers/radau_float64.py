@@ -33,7 +33,7 @@ from ..backends.float64 import (
     rounding_resolution,
 )
 
-_JIT = dict(cache=True, nogil=True)
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 S6 = 6 ** 0.5
 C = np.array([(4 - S6) / 10, (4 + S6) / 10, 1.0])
@@ -125,6 +125,8 @@ def error_norm(vec, scale, Xt, jac1, beta_scale):
     """
     n = Xt.shape[0]
     rms = math.sqrt(np.mean((vec / scale) ** 2))
+    if beta_scale == 0.0:  # beta and beta' underflow (saddle phase at tiny alpha)
+        return rms
     db = jac1 * np.dot(vec[:n], Xt)
     return max(rms, np.max(np.abs(db)) / beta_scale)
 
@@ -173,6 +175,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     beta = np.empty(d)
     lab = np.empty(d)
     jac1 = np.empty(d)
+    ljac1 = np.empty(d)
     jac2 = np.empty(d)
     margins = np.empty(n)
     p = np.empty(n)
@@ -185,7 +188,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     y = y0.copy()
     ell = ell0
     if not evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-                    x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+                    x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
         return NOT_FINITE, 0, y, ell, h0
     counters[0] += 1
     f_cur = f.copy()
@@ -263,7 +266,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     for i in range(3):
                         yi = y + Z[i]
                         ok = evaluate(yi[:n], yi[n], Xt, log_up, log_um, balanced, depth,
-                                      loss_code, fp, sigma0, x, beta, lab, jac1, jac2,
+                                      loss_code, fp, sigma0, x, beta, lab, jac1, ljac1, jac2,
                                       margins, p, s, v, kvec, f, sc)
                         counters[0] += 1
                         if not ok:
@@ -299,7 +302,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                         break
                     # Newton failed with an old Jacobian: refresh it at the step start
                     evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
-                             sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
+                             sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc)
                     K = kernel_matrix(Xt, jac1)
                     J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
                     counters[1] += 1
@@ -322,7 +325,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             if rejected and err > 1.0:
                 yt = y + error
                 if evaluate(yt[:n], yt[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
-                            sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+                            sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
                     counters[0] += 1
                     error = lu_solve(lu_r, piv_r, f + ze)
                     err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
@@ -337,10 +340,10 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
 
         # evaluate at the new point: events, precision, next Jacobian
         if not evaluate(y_new[:n], y_new[n], Xt, log_up, log_um, balanced, depth, loss_code,
-                        fp, sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
+                        fp, sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
             return NOT_FINITE, n_acc, y, ell, h_abs
         counters[0] += 1
-        if rounding_resolution(y_new[:n], Xt, jac1, beta, lab, p) > precision_tol:
+        if rounding_resolution(y_new[:n], Xt, jac1, ljac1, beta, lab, p) > precision_tol:
             return PRECISION, n_acc, y, ell, h_abs
         q_new = np.dot(Z.T, P)
         hist_ell[n_acc] = ell
@@ -397,6 +400,7 @@ def evaluate_state(y, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0
     beta = np.empty(d)
     lab = np.empty(d)
     jac1 = np.empty(d)
+    ljac1 = np.empty(d)
     jac2 = np.empty(d)
     margins = np.empty(n)
     p = np.empty(n)
@@ -406,8 +410,8 @@ def evaluate_state(y, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0
     f = np.empty(n + 1)
     sc = np.empty(N_SCALARS)
     ok = evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-                  x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
-    res = rounding_resolution(y[:n], Xt, jac1, beta, lab, p) if ok else np.inf
+                  x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc)
+    res = rounding_resolution(y[:n], Xt, jac1, ljac1, beta, lab, p) if ok else np.inf
     return ok, x, beta, lab, margins, p, f, sc, res
 
 
