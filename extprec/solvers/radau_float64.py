@@ -226,7 +226,9 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         if h_abs < min_step:
             return STEP_TOO_SMALL, n_acc, y, ell, h_abs
         # theta carries log t = log c + log theta - log S: relative accuracy rtol of log t
-        theta_tol = rtol * max(1.0, abs(log_c - sc_logs + (math.log(y[n]) if y[n] > 0 else 0.0)))
+        theta_tol = rtol
+        if y[n] > 0.0:
+            theta_tol = rtol * max(1.0, abs(log_c - sc_logs + math.log(y[n])))
         beta_scale = rtol * (np.max(np.abs(beta_cur)) + np.max(jac1_cur * (1.0 + np.abs(x_cur))))
         accepted = False
         rejected = False

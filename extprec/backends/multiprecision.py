@@ -1,0 +1,286 @@
+"""Multiprecision backend: the reduced dynamics in python-flint ``arb`` ball arithmetic.
+
+Same formulas as the float64 kernels (``extprec.model``), evaluated with arbitrary
+precision and unbounded exponents, so that sigma ~ 10^1000, t ~ 10^(10^100) and
+alpha^D ~ 10^-1500 are plain numbers. python-flint was chosen over mpmath and numpy arrays
+of gmpy2 ``mpfr`` by measurement (benchmarks/bench_backends.py): at 400 bits a 20x50
+matrix-vector product takes about 0.06 ms (mpmath 2 ms, gmpy2 arrays 0.34 ms) and a 21x21
+solve 0.5 ms (mpmath about 40 ms); arb exponents are unbounded where MPFR's underflow
+near exp(-7.5e8).
+
+Precision is a property of a :class:`ArbModel`; every computation runs inside
+``flint.ctx.workprec(bits)``, a scoped setting restored on exit. States are exact ball
+midpoints: radii only ever measure the rounding of one evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from flint import arb, arb_mat, ctx
+
+from ..model import LOSS_CODES
+
+
+def arb_of_fraction(q: Fraction) -> arb:
+    """Round an exact rational to the working precision."""
+    return arb(q.numerator) / arb(q.denominator)
+
+
+def arb_of_float(value: float) -> arb:
+    """Exact conversion of a float64."""
+    return arb(float(value))
+
+
+def column(values) -> arb_mat:
+    values = list(values)
+    return arb_mat(len(values), 1, values)
+
+
+def entries(matrix: arb_mat) -> list:
+    return matrix.entries()
+
+
+def log_sum_exp(values: list) -> arb:
+    top = max(values, key=lambda a: a.mid())
+    return top + sum((v - top).exp() for v in values).log()
+
+
+@dataclass
+class Evaluation:
+    """Model quantities at one state (fields as in ``extprec.backends.float64.evaluate``)."""
+
+    f: list
+    x: list
+    beta: list
+    jac1: list
+    jac2: list
+    margins: list
+    p: list
+    s: list
+    v: list
+    kvec: list
+    sigma: arb
+    log_s: arb
+    r: arb
+    q: arb
+    w: arb
+    tau_hat: arb
+    rate: arb
+
+
+class ArbModel:
+    """The reduced dynamics of a problem at a fixed working precision ``bits``."""
+
+    def __init__(self, problem, bits: int, sigma0=None):
+        self.problem = problem
+        self.bits = int(bits)
+        self.depth = depth = problem.depth
+        self.loss_code = LOSS_CODES[problem.loss]
+        n, d = problem.signed_X.shape
+        self.n, self.d = n, d
+        with ctx.workprec(self.bits):
+            self.Xt = arb_mat(n, d, [arb_of_float(v) for v in problem.signed_X.ravel()])
+            self.XtT = self.Xt.transpose()
+            alpha = arb_of_fraction(problem.alpha_exact)
+            self.log_alpha = log_alpha = alpha.log()
+            self.alpha = alpha
+            self.u_plus = [arb_of_float(v) for v in problem.u_plus]
+            self.u_minus = [arb_of_float(v) for v in problem.u_minus]
+            self.log_norm = arb(n).log() if problem.reduction == "mean" else arb(0)
+            # dual scale (extprec.model.dual_scale_logs), exact at this precision
+            if depth == 1:
+                self.log_eta = arb(0)
+                self.log_c = arb(0)
+            else:
+                self.log_eta = -depth * log_alpha if log_alpha > 0 else arb(0)
+                self.log_c = self.log_eta - (depth - 2) * log_alpha
+            self.eta = self.log_eta.exp()
+            self.c = self.log_c.exp()
+            self.sigma0 = (self.evaluate([arb(0)] * n, arb(0), clock=False).sigma
+                           if sigma0 is None else sigma0)
+
+    # -- per-coordinate terms ----------------------------------------------------------------
+    def coordinate_terms(self, x: list):
+        """beta, beta', beta'' (x-derivatives) per coordinate; None outside the domain."""
+        depth = self.depth
+        beta, jac1, jac2 = [], [], []
+        if depth == 1:
+            two = arb(2)
+            for xi, up, um in zip(x, self.u_plus, self.u_minus):
+                beta.append(self.alpha * (up - um) + 2 * xi)
+                jac1.append(two)
+                jac2.append(arb(0))
+            return beta, jac1, jac2
+        c, eta, log_alpha = self.c, self.eta, self.log_alpha
+        if depth == 2:
+            lww0 = 2 * log_alpha
+            for xi, up, um in zip(x, self.u_plus, self.u_minus):
+                psi = (up / um).log() + 4 * eta * xi
+                ww = lww0.exp() * up * um  # w+ w- (conserved)
+                b = 2 * ww * psi.sinh()
+                beta.append(b)
+                jac1.append(8 * c * ww * psi.cosh())
+                jac2.append(16 * c * c * b)
+            return beta, jac1, jac2
+        k = depth - 2
+        for xi, up, um in zip(x, self.u_plus, self.u_minus):
+            y_plus = depth * k * eta * xi * up**k
+            y_minus = depth * k * eta * xi * um**k
+            gap_plus = 1 - y_plus
+            gap_minus = 1 + y_minus
+            if not (gap_plus > 0 and gap_minus > 0):
+                return None
+            l1p = gap_plus.log()
+            l1m = gap_minus.log()
+            psi = depth * ((up / um).log() + (l1m - l1p) / k) / 2
+            lww = 2 * log_alpha + (up * um).log() - (l1p + l1m) / k  # log(w+ w-)
+            b = 2 * (depth * lww / 2).exp() * psi.sinh()
+            beta.append(b)
+            jac1.append(2 * c * depth * depth * ((depth - 1) * lww).exp()
+                        * (2 * (depth - 1) * psi / depth).cosh())
+            jac2.append(4 * c * c * depth**3 * (depth - 1) * ((3 * depth - 4) * lww / 2).exp()
+                        * ((3 * depth - 4) * psi / depth).sinh())
+        return beta, jac1, jac2
+
+    def log_weights(self, x: list):
+        """(log w+, log w-) per coordinate for D >= 2 (``extprec.model.log_weights``)."""
+        depth = self.depth
+        out_p, out_m = [], []
+        for xi, up, um in zip(x, self.u_plus, self.u_minus):
+            if depth == 2:
+                out_p.append(self.log_alpha + up.log() + 2 * self.eta * xi)
+                out_m.append(self.log_alpha + um.log() - 2 * self.eta * xi)
+            else:
+                k = depth - 2
+                y_plus = depth * k * self.eta * xi * up**k
+                y_minus = depth * k * self.eta * xi * um**k
+                out_p.append(self.log_alpha + up.log() - (1 - y_plus).log() / k)
+                out_m.append(self.log_alpha + um.log() - (1 + y_minus).log() / k)
+        return out_p, out_m
+
+    # -- the flow ------------------------------------------------------------------------------
+    def evaluate(self, nu_hat: list, theta: arb, clock: bool = True):
+        """Evaluate the model (``extprec.backends.float64.evaluate``); None outside the domain.
+
+        ``clock=False`` evaluates without the sigma part of the clock rate (used once, for
+        sigma_0 itself).
+        """
+        with ctx.workprec(self.bits):
+            x = entries(self.XtT * column(nu_hat))
+            terms = self.coordinate_terms(x)
+            if terms is None:
+                return None
+            beta, jac1, jac2 = terms
+            margins = entries(self.Xt * column(beta))
+            if self.loss_code == 0:
+                log_g = [-m - self.log_norm for m in margins]
+                log_s = log_sum_exp(log_g)
+                sigma = -log_s
+                s = [arb(1)] * self.n
+                r = arb(1)
+            else:
+                log_loss = [(-m).exp().log1p().log() for m in margins]
+                sigma = self.log_norm - log_sum_exp(log_loss)
+                log_g = [-_softplus(m) - self.log_norm for m in margins]
+                log_s = log_sum_exp(log_g)
+                s = [1 / (1 + (-m).exp()) for m in margins]
+                r = (log_s + sigma).exp()
+            p = [(lg - log_s).exp() for lg in log_g]
+            v = entries(self.XtT * column(p))
+            jv = [a * b for a, b in zip(jac1, v)]
+            kvec = entries(self.Xt * column(jv))
+            q = sum(a * b for a, b in zip(jv, v))
+            w = sum(a * b * c for a, b, c in zip(s, p, kvec))
+            tau_hat = sum(nu_hat)
+            rate = 1 / (1 + tau_hat)
+            if clock:
+                rate = rate + r * q / (1 + sigma - self.sigma0)
+            f = [pi / rate for pi in p] + [(1 - theta * w) / rate]
+            return Evaluation(f, x, beta, jac1, jac2, margins, p, s, v, kvec, sigma, log_s, r, q,
+                              w, tau_hat, rate)
+
+    def kernel_matrix(self, jac1: list) -> arb_mat:
+        """K_hat = X~ diag(beta') X~^T."""
+        with ctx.workprec(self.bits):
+            scaled = arb_mat(self.d, self.n, [j * a for j, row in zip(jac1, self.XtT.tolist())
+                                              for a in row])
+            return self.Xt * scaled
+
+    def jacobian(self, ev: Evaluation, theta: arb) -> arb_mat:
+        """Analytic Jacobian of dy/d ell (formulas: ``extprec.backends.float64.jacobian``)."""
+        n = self.n
+        with ctx.workprec(self.bits):
+            K = self.kernel_matrix(ev.jac1)
+            Kl = K.tolist()
+            p, s, kvec, v = ev.p, ev.s, ev.kvec, ev.v
+            r, q, w = ev.r, ev.q, ev.w
+            dnm = 1 + ev.sigma - self.sigma0
+
+            def vjp(z):
+                pz = sum(a * b for a, b in zip(p, z))
+                return [-si * (pi * zi - pi * pz) for si, pi, zi in zip(s, p, z)]
+
+            def kmul(z):
+                return entries(K * column(z))
+
+            def xmul(z):
+                return entries(self.Xt * column(z))
+
+            grad_q = [2 * a + b for a, b in zip(
+                kmul(vjp(kvec)), xmul([j2 * vi * vi for j2, vi in zip(ev.jac2, v)]))]
+            ps = [a * b for a, b in zip(p, s)]
+            k_ps = kmul(ps)
+            v_ps = entries(self.XtT * column(ps))
+            inner = [a + b * (1 - si) * kv + c for a, b, si, kv, c in zip(
+                vjp([si * kv for si, kv in zip(s, kvec)]), ps, s, kvec, vjp(k_ps))]
+            grad_w = [a + b for a, b in zip(
+                kmul(inner), xmul([j2 * a * b for j2, a, b in zip(ev.jac2, v_ps, v)]))]
+            grad_r = [r * g for g in kmul([r * pi - psi for pi, psi in zip(p, ps)])]
+            base = -1 / (1 + ev.tau_hat) ** 2
+            grad_rate = [base + (q * gr + r * gq) / dnm - r * q * r * kv / dnm**2
+                         for gr, gq, kv in zip(grad_r, grad_q, kvec)]
+            col = [sum(ps[j] * Kl[j][m] for j in range(n)) for m in range(n)]
+            rows = []
+            inv_rate = 1 / ev.rate
+            f = ev.f
+            for a in range(n + 1):
+                row = []
+                for m in range(n):
+                    if a < n:
+                        val = -ps[a] * Kl[a][m] + p[a] * col[m]
+                    else:
+                        val = -theta * grad_w[m]
+                    row.append((val - f[a] * grad_rate[m]) * inv_rate)
+                row.append(-w * inv_rate if a == n else arb(0))
+                rows.extend(row)
+            return arb_mat(n + 1, n + 1, rows).mid()
+
+    def resolution(self, nu_hat: list, ev: Evaluation) -> float:
+        """Rounding error of the flow at this precision, comparable with rtol
+        (``extprec.backends.float64.rounding_resolution`` with eps = 2^-bits)."""
+        with ctx.workprec(self.bits):
+            eps = arb(2) ** (-self.bits)
+            abs_x = [abs(a) for a in self.Xt.entries()]
+            d = self.d
+            dx = [sum(abs_x[j * d + i] * abs(nu_hat[j]) for j in range(self.n))
+                  for i in range(d)]
+            per_coord = []
+            relative = arb(0)
+            for b, j1, dxi in zip(ev.beta, ev.jac1, dx):
+                err = abs(j1) * dxi
+                lb = abs(abs(b).log()) if b != 0 else arb(0)
+                per_coord.append(err + abs(b) * (1 + lb))
+                if b != 0:
+                    relative = max(relative, err / abs(b))
+            margin_err = sum(pi * sum(abs_x[j * d + i] * per_coord[i] for i in range(d))
+                             for j, pi in enumerate(ev.p))
+            return float((eps * max(margin_err, relative)).mid())
+
+
+def _softplus(m: arb) -> arb:
+    """log(1 + exp(m)), without overflow."""
+    if m > 0:
+        return m + (-m).exp().log1p()
+    return m.exp().log1p()
