@@ -32,7 +32,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-DEFAULT_LOG10_LOSS = "-1e100"
+DEFAULT_LOG10_LOSS = "-1e6"
 PROBLEM_OPTIONS = ("depth", "alpha", "loss", "reduction")
 # Options whose value may start with '-' followed by a number in exponent notation
 # ("-1e100"), which argparse would otherwise mistake for an option.

@@ -2,100 +2,45 @@
 
 The driver owns what scipy's ``solve_ivp`` loop owns: stop conditions, output levels,
 events and statuses. It asks an integrator (``extprec.solvers``) to advance until the next
-level, lands exactly on each level crossed, and stops cleanly, with a status and the last
-resolved state, when the integrator cannot go on.
+level and lands exactly on each level passed. It starts in float64 (Numba) and, when float64
+no longer resolves the margins to the tolerance, hands the exact state to the
+multiprecision integrator, which raises its precision as sigma grows.
 """
 
 from __future__ import annotations
 
-import decimal
 import math
 import numbers
-from fractions import Fraction
 
 import mpmath
-import numpy as np
 
+from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
-from .solvers import radau_float64 as kernel
 from .solvers.float64_integrator import Float64Integrator
+from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
     STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED,
     STATUS_STEP_TOO_SMALL, Trajectory,
 )
 
-LN10 = math.log(10.0)
 DEFAULT_RTOL = 1e-10
 DEFAULT_MAX_STEPS = 1_000_000
-MIN_RTOL = 1e-14  # below this float64 cannot resolve even the first steps
+MIN_RTOL = 1e-40
 MAX_RTOL = 1e-3
-DECADE_LIMIT = 300  # default checkpoints go up to sigma and log10(1/L) = 1e300
+MIN_FLOAT64_RTOL = 1e-13  # tighter tolerances start in multiprecision
+FIRST_STEP = 1e-3
 
-KERNEL_STATUS = {
-    kernel.PRECISION: STATUS_PRECISION,
-    kernel.MAX_STEPS: STATUS_MAX_STEPS,
-    kernel.STEP_TOO_SMALL: STATUS_STEP_TOO_SMALL,
-    kernel.NOT_FINITE: STATUS_NOT_FINITE,
+STATUS = {
+    "max steps": STATUS_MAX_STEPS,
+    "step too small": STATUS_STEP_TOO_SMALL,
+    "not finite": STATUS_NOT_FINITE,
+    "precision exhausted": STATUS_PRECISION,
 }
 
 
-# -- parsing of levels ---------------------------------------------------------------------
-def exact_number(value, name: str) -> Fraction:
-    """Exact rational value of an int, float, Fraction, Decimal, mpf or decimal string."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or a decimal string, not a bool")
-    try:
-        if isinstance(value, str):
-            result = Fraction(decimal.Decimal(value.strip()))
-        elif isinstance(value, mpmath.mpf) or hasattr(value, "_mpf_"):
-            sign, man, exp, _ = value._mpf_
-            if not man and exp:
-                raise ValueError
-            man = -man if sign else man
-            result = Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
-        elif isinstance(value, (numbers.Rational, decimal.Decimal, numbers.Real)):
-            result = Fraction(value)
-        else:
-            raise TypeError(f"{name} must be a number or a decimal string; got {type(value).__name__}")
-    except (ValueError, decimal.InvalidOperation, OverflowError):
-        raise ValueError(f"{name} must be a finite number or decimal string such as '-1e100'; "
-                         f"got {value!r}") from None
-    return result
-
-
-def _to_float(q: Fraction) -> float:
-    try:
-        return float(q)
-    except OverflowError:
-        return math.inf if q > 0 else -math.inf
-
-
-def parse_level(log10_loss) -> float:
-    """sigma = log(1/L) of a log10 loss level (float64 value; levels beyond it are inf)."""
-    return -_to_float(exact_number(log10_loss, "log10_loss")) * LN10
-
-
-def parse_time(t) -> float:
-    """log t of an original time t > 0 given as a number or a decimal string ("1e1000")."""
-    q = exact_number(t, "t")
-    if q <= 0:
-        raise ValueError(f"the time t must be positive; got {t!r}")
-    return math.log(q.numerator) - math.log(q.denominator)
-
-
-def default_sigma_levels(sigma0: float, sigma_stop: float) -> list[float]:
-    """Every decade of log10(1/L) and of sigma strictly between sigma0 and sigma_stop."""
-    levels = set()
-    for k in range(DECADE_LIMIT + 1):
-        for sigma in (10.0**k, 10.0**k * LN10):
-            if sigma0 < sigma < sigma_stop:
-                levels.add(sigma)
-    return sorted(levels)
-
-
-# -- solve ---------------------------------------------------------------------------------
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
-          rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS) -> Trajectory:
+          rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
+          multiprecision: bool = True) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -116,13 +61,15 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         vouches for follow from it.
     max_steps : int
         Budget of accepted steps.
+    multiprecision : bool
+        Continue in multiprecision when float64 is exhausted (default). With False the run
+        stops there with status "precision exhausted".
 
     Returns
     -------
     Trajectory
-        With ``status == "reached"`` when the stop was reached. Otherwise the status says
-        why the run stopped (``"precision exhausted"``: float64 no longer resolves the
-        margins to ``rtol``; the final State is the last resolved one).
+        ``status == "reached"`` when the stop was reached; otherwise the status says why the
+        run stopped and the final State is the last one the engine vouches for.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"solve expects an extprec.Problem; got {type(problem).__name__}")
@@ -136,43 +83,46 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     if not (isinstance(max_steps, numbers.Integral) and max_steps >= 1):
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
 
-    integrator = Float64Integrator(problem, rtol)
-    sigma0 = integrator.sigma0
-    sigma_stop = parse_level(log10_loss) if log10_loss is not None else math.inf
-    log_t_stop = parse_time(t) if t is not None else math.inf
-    sigma_levels = ([parse_level(v) for v in checkpoints] if checkpoints is not None
-                    else default_sigma_levels(sigma0, sigma_stop))
-    time_levels = [parse_time(v) for v in (checkpoint_times or ())]
-    _check_reachable(problem, sigma0, ([sigma_stop] if log10_loss is not None else []) + sigma_levels)
-    sigma_levels = sorted(s for s in sigma_levels if s < sigma_stop)
-    time_levels = sorted(lt for lt in time_levels if lt < log_t_stop)
+    stop = LossLevel.parse(log10_loss) if log10_loss is not None else None
+    stop_time = TimeLevel.parse(t) if t is not None else None
+    integrator = _first_integrator(problem, rtol, multiprecision)
+    sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
+        integrator.sigma0.mid())
+    loss_levels = ([LossLevel.parse(v) for v in checkpoints] if checkpoints is not None
+                   else default_loss_levels(sigma0, stop))
+    time_levels = sorted((TimeLevel.parse(v) for v in (checkpoint_times or ())),
+                         key=TimeLevel.sort_key)
+    _check_reachable(problem, sigma0, ([stop] if stop else []) + loss_levels)
+    loss_levels = sorted((lv for lv in loss_levels
+                          if stop is None or lv.sort_key() < stop.sort_key()),
+                         key=LossLevel.sort_key)
+    if stop_time is not None:
+        time_levels = [lv for lv in time_levels if lv.sort_key() < stop_time.sort_key()]
 
+    segments = [integrator]
     states = []
     final = None
     status = None
     remaining = int(max_steps)
     while True:
-        next_sigma = min(sigma_levels[:1] + [sigma_stop])
-        next_log_t = min(time_levels[:1] + [log_t_stop])
-        steps_before = integrator.n_steps
-        code = integrator.advance(next_sigma, next_log_t, remaining)
-        remaining -= integrator.n_steps - steps_before
-        if code in (kernel.SIGMA_EVENT, kernel.TIME_EVENT):
-            sigma_now = integrator.sigma_of(integrator.y)
-            log_t_now = integrator.log_t_of(integrator.y)
-            while sigma_levels and sigma_levels[0] <= sigma_now:
-                states.append(integrator.make_state(*integrator.land("sigma", sigma_levels.pop(0))))
-            while time_levels and time_levels[0] <= log_t_now:
-                states.append(integrator.make_state(*integrator.land("log_t", time_levels.pop(0))))
-            if sigma_now >= sigma_stop or log_t_now >= log_t_stop:
-                quantity, level = (("sigma", sigma_stop) if sigma_now >= sigma_stop
-                                   else ("log_t", log_t_stop))
-                final = integrator.make_state(*integrator.land(quantity, level))
+        next_loss = loss_levels[0] if loss_levels else stop
+        next_time = time_levels[0] if time_levels else stop_time
+        before = integrator.n_steps
+        outcome = integrator.advance(next_loss, next_time, remaining)
+        remaining -= integrator.n_steps - before
+        if outcome == "event":
+            while loss_levels and integrator.passed(loss_levels[0]):
+                states.append(integrator.state_at(loss_levels.pop(0)))
+            while time_levels and integrator.passed(time_levels[0]):
+                states.append(integrator.state_at(time_levels.pop(0)))
+            reached = next((lv for lv in (stop, stop_time)
+                            if lv is not None and integrator.passed(lv)), None)
+            if reached is not None:
+                final = integrator.state_at(reached)
                 states.append(final)
                 status = STATUS_REACHED
                 break
-            if not sigma_levels and not time_levels and math.isinf(sigma_stop) and math.isinf(
-                    log_t_stop):
+            if not loss_levels and not time_levels and stop is None and stop_time is None:
                 final = states[-1]
                 status = STATUS_REACHED
                 break
@@ -180,65 +130,101 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
                 status = STATUS_MAX_STEPS
                 break
             continue
-        status = KERNEL_STATUS[code]
+        if (outcome == "precision exhausted" and multiprecision
+                and isinstance(integrator, Float64Integrator)):
+            integrator = MultiprecisionIntegrator(
+                problem, rtol, [float(v) for v in integrator.y], integrator.ell, integrator.h,
+                integrator.sigma0, bits_for(integrator.amplification(), rtol))
+            segments.append(integrator)
+            continue
+        status = STATUS[outcome]
         break
     if final is None:
-        final = integrator.make_state(integrator.ell, integrator.y)
+        final = integrator.make_state(integrator.ell_now(), integrator.y_now())
     states.sort(key=lambda s: s.ell)
     return Trajectory(
         problem=problem,
         checkpoints=states,
         final=final,
         status=status,
-        message=_message(status, final, integrator, log10_loss, t),
-        n_steps=integrator.n_steps,
-        stats=dict(zip(("f_evaluations", "jacobians", "lu_decompositions", "newton_failures",
-                        "rejected_steps"), (int(c) for c in integrator.counters))),
+        message=_message(status, final, integrator, stop, stop_time),
+        n_steps=sum(seg.n_steps for seg in segments),
+        stats=_stats(segments),
         rtol=float(rtol),
-        _integrator=integrator,
+        _segments=segments,
     )
 
 
-def _check_reachable(problem: Problem, sigma0: float, sigmas) -> None:
+def _first_integrator(problem, rtol, multiprecision):
+    """Float64 when the tolerance and the initial state allow it, else multiprecision."""
+    if rtol >= MIN_FLOAT64_RTOL:
+        try:
+            return Float64Integrator(problem, rtol)
+        except FloatingPointError:
+            if not multiprecision:
+                raise
+    if not multiprecision:
+        raise ValueError(f"rtol = {rtol:g} is below what float64 can deliver "
+                         f"({MIN_FLOAT64_RTOL:g}); allow multiprecision=True")
+    bits = bits_for(1.0, rtol)
+    n = problem.n_samples
+    probe = MultiprecisionIntegrator.initial_sigma0(problem, bits)
+    return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), 0.0, FIRST_STEP, probe, bits)
+
+
+def _stats(segments) -> dict:
+    names = ("f_evaluations", "jacobians", "lu_decompositions", "newton_failures",
+             "rejected_steps")
+    total = [0] * 5
+    for seg in segments:
+        for i, c in enumerate(seg.counters):
+            total[i] += int(c)
+    stats = dict(zip(names, total))
+    stats["segments"] = [(seg.backend, seg.n_steps) for seg in segments]
+    stats["precision_schedule"] = [entry for seg in segments
+                                   for entry in getattr(seg, "bits_used", [])]
+    return stats
+
+
+def _check_reachable(problem: Problem, sigma0: float, levels) -> None:
     """Refuse levels at or above the starting loss, and below the infimum for data that are
     not linearly separable."""
-    if not sigmas:
+    if not levels:
         return
-    lowest = min(sigmas)
-    if lowest <= sigma0:
+    lowest = min(levels, key=LossLevel.sort_key)
+    if lowest.sort_key() <= sigma0:
         raise ValueError(
-            f"the requested loss level log10 L = {-lowest / LN10:.6g} is not below the starting "
-            f"loss log10 L(0) = {-sigma0 / LN10:.6g}; ask for a smaller loss (a more negative "
-            "log10_loss)")
+            f"the requested {lowest} is not below the starting loss, log10 L(0) = "
+            f"{-sigma0 / math.log(10):.6g}; ask for a smaller loss (a more negative log10_loss)")
     separability = problem.separability()
     if separability.separable:
         return
     sigma_max = -problem.infimum_log_loss()
-    highest = max(sigmas)
-    if highest >= sigma_max:
+    highest = max(levels, key=LossLevel.sort_key)
+    if highest.sort_key() >= sigma_max:
         raise ValueError(
-            f"the requested loss level log10 L = {-highest / LN10:.6g} is below what this "
-            f"problem can reach, log10 inf L = {-sigma_max / LN10:.6g}: "
-            f"{separability.message}. Ask for a level above the infimum.")
+            f"the requested {highest} is below what this problem can reach, "
+            f"log10 inf L = {-sigma_max / math.log(10):.6g}: {separability.message}. "
+            "Ask for a level above the infimum.")
 
 
-def _message(status, final, integrator, log10_loss, t) -> str:
+def _message(status, final, integrator, stop, stop_time) -> str:
     level = f"log10 loss = {mpmath.nstr(final.log10_loss, 10)}"
     if status == STATUS_REACHED:
-        stop = f"log10_loss = {log10_loss}" if log10_loss is not None else (
-            f"t = {t}" if t is not None else "the last checkpoint")
-        return f"reached {stop} ({level}, log10 t = {mpmath.nstr(final.log10_t, 10)})"
+        target = stop or stop_time or "the last checkpoint"
+        return (f"reached {target} ({level}, log10 t = {mpmath.nstr(final.log10_t, 10)}, "
+                f"{final.backend} at {final.precision_bits} bits)")
     if status == STATUS_PRECISION:
         return (f"precision exhausted: float64 resolves the margins only to about "
                 f"{integrator.last_resolution:.1e} beyond sigma = {mpmath.nstr(final.sigma, 6)} "
                 f"({level}), coarser than rtol = {integrator.rtol:g}. The final state is the "
-                "last one float64 resolves; continue in multiprecision from it or loosen rtol.")
+                "last one float64 resolves; allow multiprecision=True to go on from it.")
     if status == STATUS_MAX_STEPS:
         return f"stopped after max_steps steps at {level}; raise max_steps to go further"
     if status == STATUS_STEP_TOO_SMALL:
-        return (f"step size fell below the spacing of floats at {level}; the flow cannot be "
-                "resolved further in float64")
-    return f"the state left the float64 range at {level}"
+        return (f"the step size fell below the spacing of the working precision at {level}; "
+                "the flow cannot be resolved further")
+    return f"the state left the range of the arithmetic at {level}"
 
 
-__all__ = ["solve", "parse_level", "parse_time", "exact_number"]
+__all__ = ["solve"]

@@ -117,7 +117,12 @@ class Trajectory:
     n_steps: int
     stats: dict
     rtol: float
-    _integrator: object = field(repr=False, default=None)
+    _segments: list = field(repr=False, default_factory=list)
+
+    @property
+    def _integrator(self):
+        """The first integration segment (float64 when the run started there)."""
+        return self._segments[0]
 
     def state_at(self, log10_loss=None, *, t=None) -> State:
         """State at a loss level (or original time ``t``) inside the integrated range.
@@ -125,13 +130,16 @@ class Trajectory:
         Located on the dense output and landed on by an exact integration step from the
         nearest stored step, so it carries the same digits as the checkpoints.
         """
-        from .driver import parse_level, parse_time  # local: the driver imports this module
+        from .levels import LossLevel, TimeLevel
 
         if (log10_loss is None) == (t is None):
             raise ValueError("state_at takes exactly one of log10_loss=... or t=...")
-        if log10_loss is not None:
-            return self._integrator.state_at_sigma(parse_level(log10_loss))
-        return self._integrator.state_at_log_t(parse_time(t))
+        level = LossLevel.parse(log10_loss) if log10_loss is not None else TimeLevel.parse(t)
+        for segment in self._segments:
+            if segment.passed(level):
+                return segment.state_at(level)
+        raise ValueError(f"{level} is beyond the integrated range (the run stopped at "
+                         f"log10 loss {_short(self.final.log10_loss)})")
 
     def __repr__(self):
         return (f"Trajectory(status={self.status!r}, checkpoints={len(self.checkpoints)}, "

@@ -3,12 +3,14 @@
 The driver talks to an integrator through a small interface, the same for every precision
 backend:
 
-* ``advance(sigma_stop, log_t_stop, max_steps)`` integrates until the first step that
-  crosses a level (or another kernel status) and returns the kernel status;
-* ``sigma_of(y)``, ``log_t_of(y)`` evaluate the clocks of a state;
-* ``land(quantity, level)`` returns ``(ell, y)`` with the quantity equal to the level, from
-  an exact integration step started at the stored step that brackets the level;
-* ``make_state(ell, y)`` builds a :class:`~extprec.trajectory.State`.
+* ``advance(sigma_level, time_level, max_steps)`` integrates until the first step that
+  passes one of the levels (``extprec.levels``) and returns a status string: "event",
+  "precision exhausted", "max steps", "step too small" or "not finite";
+* ``passed(level)`` says whether the current state is at or beyond a level;
+* ``land(level)`` returns ``(ell, y)`` on the level, from an exact integration step
+  started at the stored step that brackets it;
+* ``make_state(ell, y)`` builds a :class:`~extprec.trajectory.State`; ``state_at(level)``
+  lands and builds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from ..model import log_weights, model_constants
 from ..trajectory import State
 from . import radau_float64 as kernel
 
+KERNEL_STATUS = {
+    kernel.SIGMA_EVENT: "event",
+    kernel.TIME_EVENT: "event",
+    kernel.BOUND: "event",
+    kernel.PRECISION: "precision exhausted",
+    kernel.MAX_STEPS: "max steps",
+    kernel.STEP_TOO_SMALL: "step too small",
+    kernel.NOT_FINITE: "not finite",
+}
 HISTORY_CHUNK = 2048  # accepted steps stored per kernel call
 FIRST_STEP = 1e-3  # initial step in the clock ell (dimensionless; the controller adapts it)
 LANDING_MAX_STEPS = 64  # steps allowed for one landing step (normally 1)
@@ -101,8 +112,11 @@ class Float64Integrator:
                 store.append(buf[:n_acc].copy())
         return int(status), int(n_acc), y, float(ell), float(h)
 
-    def advance(self, sigma_stop: float, log_t_stop: float, max_steps: int) -> int:
-        """Integrate from the current point until an event or another kernel status."""
+    def advance(self, sigma_level, time_level, max_steps: int) -> str:
+        """Integrate until a level is passed ("event") or the kernel stops for another reason
+        ("precision exhausted", "max steps", "step too small", "not finite")."""
+        sigma_stop = sigma_level.sigma_float() if sigma_level is not None else math.inf
+        log_t_stop = time_level.log_t_float() if time_level is not None else math.inf
         budget = max_steps
         while True:
             status, n_acc, y, ell, h = self._run_kernel(
@@ -113,7 +127,22 @@ class Float64Integrator:
             if status != kernel.MAX_STEPS or budget <= 0:
                 if status == kernel.PRECISION:
                     self.last_resolution = self.resolution(self.y)
-                return status
+                return KERNEL_STATUS[status]
+
+    def ell_now(self):
+        return self.ell
+
+    def y_now(self):
+        return self.y
+
+    def passed(self, level) -> bool:
+        if hasattr(level, "sigma_float"):
+            return self.sigma_of(self.y) >= level.sigma_float()
+        return self.log_t_of(self.y) >= level.log_t_float()
+
+    def amplification(self) -> float:
+        """Rounding amplification at the current state: resolution / unit roundoff."""
+        return self.resolution(self.y) / EPS
 
     # -- events ----------------------------------------------------------------------------
     def _steps(self):
@@ -121,17 +150,20 @@ class Float64Integrator:
         return ell, np.concatenate(self.hist_h), np.concatenate(self.hist_y), np.concatenate(
             self.hist_q)
 
-    def _quantity(self, quantity):
-        return self.sigma_of if quantity == "sigma" else self.log_t_of
-
-    def land(self, quantity: str, level: float):
-        """``(ell, y)`` where ``quantity`` ("sigma" or "log_t") equals ``level``.
+    def land(self, level):
+        """``(ell, y)`` where the level (loss or time) is reached.
 
         The level is bracketed by a stored step; the dense output locates it, then an exact
         Radau step from the start of that step lands on it, corrected by a few secant
         iterations on the landing point until the quantity matches the level to rounding.
         """
-        fn = self._quantity(quantity)
+        if hasattr(level, "sigma_float"):
+            fn, value = self.sigma_of, level.sigma_float()
+        else:
+            fn, value = self.log_t_of, level.log_t_float()
+        return self._land(fn, value)
+
+    def _land(self, fn, level: float):
         ells, hs, ys, qs = self._steps()
         ends = ells + hs
         j = self._bracketing_step(fn, ells, hs, ys, qs, level)
@@ -261,10 +293,5 @@ class Float64Integrator:
             ell=float(ell),
         )
 
-    def state_at_sigma(self, sigma_level):
-        ell, y = self.land("sigma", float(sigma_level))
-        return self.make_state(ell, y)
-
-    def state_at_log_t(self, log_t_level):
-        ell, y = self.land("log_t", float(log_t_level))
-        return self.make_state(ell, y)
+    def state_at(self, level):
+        return self.make_state(*self.land(level))

@@ -102,7 +102,8 @@ class Step:
 class RadauSolver:
     """Adaptive Radau IIA on an :class:`~extprec.backends.multiprecision.ArbModel`."""
 
-    def __init__(self, model, y, ell, h, rtol, unit_roundoff=None):
+    def __init__(self, model, y, ell, h, rtol, unit_roundoff=None,
+                 newton_maxiter=NEWTON_MAXITER):
         self.model = model
         self.rtol = float(rtol)
         self.bits = model.bits
@@ -116,6 +117,7 @@ class RadauSolver:
         # scipy's Newton tolerance; ``unit_roundoff`` defaults to that of the working precision
         # (pass 2**-52 to reproduce the float64 kernel step for step)
         u = 2.0**-model.bits if unit_roundoff is None else unit_roundoff
+        self.newton_maxiter = newton_maxiter
         self.newton_tol = max(10 * u / self.rtol, min(0.03, self.rtol**0.5))
         self.counters = [0, 0, 0, 0, 0]  # f, jac, factorizations, newton failures, rejections
         self.ev = model.evaluate(self.y[: self.n], self.y[self.n])
@@ -163,16 +165,20 @@ class RadauSolver:
         return ev
 
     # -- one step ------------------------------------------------------------------------------
-    def step(self, ell_bound=None, fixed_step=0.0):
+    def step(self, ell_bound=None, fixed_step=0.0, predictor=None):
         """Take one accepted step (scipy's Radau._step_impl); returns False when the step
-        size falls below the spacing of the working precision."""
+        size falls below the spacing of the working precision.
+
+        ``predictor``, if given, is a dense output (a :class:`Step`) covering the step, used
+        as the initial guess of the stages instead of the extrapolated previous step.
+        """
         k, n, rtol = self.k, self.n, self.rtol
         y, ev0 = self.y, self.ev
         with ctx.workprec(self.bits):
             ell_mag = max(1.0, abs(float(self.ell.mid())))
             min_step = 10 * ell_mag * 2.0**-self.bits
-            theta_tol = rtol * (_clamped_float(abs(self.log_t_of(ev0, y))) if y[n] > 0 else 1.0)
-            theta_tol = max(theta_tol, rtol)
+            # theta carries log t: its relative error is the absolute error of log t
+            theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
                                  + max(j * (1 + abs(xi)) for j, xi in zip(ev0.jac1, ev0.x)))
             h_abs = fixed_step if fixed_step > 0 else self.h_abs
@@ -186,17 +192,32 @@ class RadauSolver:
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y]
                 scale[n] = theta_tol * (abs(y[n]) + h * abs(ev0.f[n])) + arb(2) ** -1000
-                Z = self._predict(h)
-                converged, n_iter, Z, rate = False, 0, Z, 0.0
+                Z = self._predict(h, predictor)
+                converged, n_iter, rate = False, 0, 0.0
+                jac_at_end = False
                 while True:
                     if self.inv_real is None:
                         self._factorize(h)
-                    converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0.jac1,
-                                                              beta_scale, fixed_step > 0)
-                    if converged or self.current_jac:
+                    converged, n_iter, Z_iter, rate = self._newton(y, h, Z, scale, ev0.jac1,
+                                                                   beta_scale, fixed_step > 0)
+                    if converged:
+                        Z = Z_iter
                         break
-                    self.ev = ev0
-                    self._new_jacobian()
+                    if self.current_jac and jac_at_end:
+                        break
+                    if self.current_jac:
+                        # the stiffness grows along the step (eigenvalues ~ -sigma): retry
+                        # once with the Jacobian at the end point of the last iterate
+                        ev_end = self._evaluate([(a + b).mid() for a, b in zip(y, Z_iter[2])])
+                        if ev_end is None:
+                            break
+                        self.J = self.model.jacobian(ev_end, (y[n] + Z_iter[2][n]).mid())
+                        self.counters[1] += 1
+                        jac_at_end = True
+                        Z = Z_iter
+                    else:
+                        self.ev = ev0
+                        self._new_jacobian()
                     self.inv_real = None
                 if not converged:
                     if fixed_step > 0:
@@ -213,7 +234,7 @@ class RadauSolver:
                 scale[n] = theta_tol * (max(abs(y[n]), abs(y_new[n])) + h * abs(ev0.f[n])) \
                     + arb(2) ** -1000
                 err = self._norm(error, scale, ev0.jac1, beta_scale)
-                safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
+                safety = 0.9 * (2 * self.newton_maxiter + 1) / (2 * self.newton_maxiter + n_iter)
                 if rejected and err > 1:
                     ev_t = self._evaluate([a + b for a, b in zip(y, error)])
                     if ev_t is not None:
@@ -253,9 +274,10 @@ class RadauSolver:
                 self.current_jac = False
             return True
 
-    def _predict(self, h):
-        """Stage predictor from the previous dense output (zero on the first step)."""
-        last = self.last_step
+    def _predict(self, h, dense_output=None):
+        """Stage predictor from a dense output (default: the previous step; zero on the first
+        step)."""
+        last = dense_output or self.last_step
         if last is None:
             return [[arb(0)] * (self.n + 1) for _ in range(3)]
         out = []
@@ -269,7 +291,7 @@ class RadauSolver:
         """Simplified Newton iteration on the transformed collocation system."""
         k, n = self.k, self.n
         TI, T = k.TI, k.T
-        max_iter = 60 if fixed else NEWTON_MAXITER
+        max_iter = 60 if fixed else self.newton_maxiter
         W = [_lin(TI[i], Z) for i in range(3)]
         mr = k.mu_real / arb(h)
         mc = k.mu_complex / arb(h)

@@ -11,9 +11,8 @@ What differs from a general-purpose solver (derived for this model):
 * the error norm also measures the induced error of beta, ``beta' (X~^T delta)``, against
   ``rtol (max|beta| + max beta' (1 + |x|))``, so that beta stays relatively accurate where
   it is most sensitive (the gaps at the D > 2 barrier);
-* theta (which carries log t) is controlled so that log t has relative accuracy rtol:
-  its equilibrium ``1/w`` inherits the rounding noise of the margins, so a tighter
-  relative control of theta itself would only chase noise;
+* theta (which carries log t) is controlled relatively, so that log t has absolute
+  accuracy rtol, but never below ten times the rounding noise it inherits from the margins;
 * after every accepted step the kernel checks that float64 still resolves the margins
   (``rounding_resolution`` against the tolerance) and stops *before* a step it cannot
   vouch for, with the last resolved state;
@@ -195,7 +194,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     jac1_cur = jac1.copy()
     beta_cur = beta.copy()
     x_cur = x.copy()
-    sc_logs = sc[LOG_S]
+    resolution = rounding_resolution(y[:n], Xt, jac1, ljac1, beta, lab, p)
     K = kernel_matrix(Xt, jac1)
     J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
     counters[1] += 1
@@ -225,10 +224,12 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         min_step = 10.0 * abs(np.nextafter(ell, np.inf) - ell)
         if h_abs < min_step:
             return STEP_TOO_SMALL, n_acc, y, ell, h_abs
-        # theta carries log t = log c + log theta - log S: relative accuracy rtol of log t
-        theta_tol = rtol
-        if y[n] > 0.0:
-            theta_tol = rtol * max(1.0, abs(log_c - sc_logs + math.log(y[n])))
+        # theta carries log t = log c + log theta - log S: its relative error is the absolute
+        # error of log t. Its equilibrium 1/w inherits the rounding noise of the margins, so
+        # the tolerance never goes below ten times that noise (which stays below rtol).
+        theta_tol = max(rtol, 10.0 * resolution)
+        # the Newton iteration cannot resolve the stages below the rounding noise either
+        newton_tol_step = max(newton_tol, 10.0 * resolution / rtol)
         beta_scale = rtol * (np.max(np.abs(beta_cur)) + np.max(jac1_cur * (1.0 + np.abs(x_cur))))
         accepted = False
         rejected = False
@@ -288,14 +289,14 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     if dw_norm_old >= 0.0:
                         rate = dw_norm / dw_norm_old
                         if rate >= 1.0 or (rate ** (max_iter - it) / (1.0 - rate) * dw_norm
-                                           > newton_tol):
+                                           > newton_tol_step):
                             break
                     W[0] += dw_r
                     W[1] += dw_c.real
                     W[2] += dw_c.imag
                     Z[:] = np.dot(T, W)
                     if dw_norm == 0.0 or (dw_norm_old >= 0.0
-                                          and rate / (1.0 - rate) * dw_norm < newton_tol):
+                                          and rate / (1.0 - rate) * dw_norm < newton_tol_step):
                         converged = True
                         break
                     dw_norm_old = dw_norm
@@ -345,7 +346,8 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                         fp, sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
             return NOT_FINITE, n_acc, y, ell, h_abs
         counters[0] += 1
-        if rounding_resolution(y_new[:n], Xt, jac1, ljac1, beta, lab, p) > precision_tol:
+        resolution = rounding_resolution(y_new[:n], Xt, jac1, ljac1, beta, lab, p)
+        if resolution > precision_tol:
             return PRECISION, n_acc, y, ell, h_abs
         q_new = np.dot(Z.T, P)
         hist_ell[n_acc] = ell
@@ -375,7 +377,6 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         jac1_cur = jac1.copy()
         beta_cur = beta.copy()
         x_cur = x.copy()
-        sc_logs = sc[LOG_S]
         if recompute_jac:
             K = kernel_matrix(Xt, jac1)
             J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)

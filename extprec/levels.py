@@ -1,0 +1,130 @@
+"""Exact loss levels and times at which the driver stops or records a State.
+
+A level is kept exactly (a ``Fraction``) and converted by each integrator to its own
+arithmetic, so that ``log10_loss = "-1e1000"`` or ``t = "1e100000"`` mean exactly that,
+far beyond the float64 range.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import numbers
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+from flint import arb
+
+LN10 = math.log(10.0)
+_SORT_CONTEXT = mpmath.MPContext()
+_SORT_CONTEXT.prec = 80
+
+
+def exact_number(value, name: str) -> Fraction:
+    """Exact rational value of an int, float, Fraction, Decimal, mpf or decimal string."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or a decimal string, not a bool")
+    try:
+        if isinstance(value, str):
+            return Fraction(decimal.Decimal(value.strip()))
+        if hasattr(value, "_mpf_"):
+            sign, man, exp, _ = value._mpf_
+            if not man and exp:
+                raise ValueError
+            man = -man if sign else man
+            return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
+        if isinstance(value, (numbers.Real, decimal.Decimal)):
+            return Fraction(value)
+    except (ValueError, decimal.InvalidOperation, OverflowError):
+        raise ValueError(f"{name} must be a finite number or a decimal string such as "
+                         f"'-1e100'; got {value!r}") from None
+    raise TypeError(f"{name} must be a number or a decimal string; got {type(value).__name__}")
+
+
+def _fraction_to_float(q: Fraction) -> float:
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class LossLevel:
+    """A training-loss level, given as log10 of the loss or as sigma = log(1/L)."""
+
+    value: Fraction
+    kind: str = "log10_loss"  # or "sigma"
+
+    @classmethod
+    def parse(cls, log10_loss) -> "LossLevel":
+        return cls(exact_number(log10_loss, "log10_loss"))
+
+    def sigma_float(self) -> float:
+        """sigma as a float64 (inf beyond the float64 range)."""
+        if self.kind == "sigma":
+            return _fraction_to_float(self.value)
+        return -_fraction_to_float(self.value) * LN10
+
+    def sigma_arb(self) -> arb:
+        """sigma at the working precision of python-flint's context."""
+        q = arb(self.value.numerator) / arb(self.value.denominator)
+        return q if self.kind == "sigma" else -q * arb(10).log()
+
+    def sort_key(self):
+        ctx = _SORT_CONTEXT
+        q = ctx.mpf(self.value.numerator) / self.value.denominator
+        return q if self.kind == "sigma" else -q * ctx.ln10
+
+    def __str__(self):
+        text = _compact(self.value)
+        return f"log10 loss {text}" if self.kind == "log10_loss" else f"sigma {text}"
+
+
+@dataclass(frozen=True)
+class TimeLevel:
+    """An original gradient-flow time t > 0."""
+
+    t: Fraction
+
+    @classmethod
+    def parse(cls, t) -> "TimeLevel":
+        q = exact_number(t, "t")
+        if q <= 0:
+            raise ValueError(f"the time t must be positive; got {t!r}")
+        return cls(q)
+
+    def log_t_float(self) -> float:
+        return math.log(self.t.numerator) - math.log(self.t.denominator)
+
+    def log_t_arb(self) -> arb:
+        return arb(self.t.numerator).log() - arb(self.t.denominator).log()
+
+    def sort_key(self):
+        ctx = _SORT_CONTEXT
+        return ctx.log(self.t.numerator) - ctx.log(self.t.denominator)
+
+    def __str__(self):
+        return f"t = {_compact(self.t)}"
+
+
+def _compact(q: Fraction) -> str:
+    if q.denominator == 1 and abs(q.numerator) >= 10**6:
+        digits = len(str(abs(q.numerator))) - 1
+        if q.numerator == (-1 if q < 0 else 1) * 10**digits:
+            return ("-" if q < 0 else "") + f"1e{digits}"
+    return str(q) if q.denominator == 1 else str(float(q))
+
+
+def default_loss_levels(sigma0: float, stop: LossLevel | None) -> list[LossLevel]:
+    """Every decade of log10(1/L) and of sigma above the start and below the stop (up to
+    the stop, or up to 10^300 without one)."""
+    top = math.inf if stop is None else stop.sort_key()
+    k_max = 300 if stop is None else max(1, int(_SORT_CONTEXT.log10(max(top, 10))) + 1)
+    levels = []
+    for k in range(k_max + 1):
+        for level in (LossLevel(Fraction(-(10**k))), LossLevel(Fraction(10**k), "sigma")):
+            key = level.sort_key()
+            if sigma0 < key < top:
+                levels.append(level)
+    return sorted(levels, key=LossLevel.sort_key)

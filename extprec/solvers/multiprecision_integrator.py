@@ -1,0 +1,275 @@
+"""The multiprecision integrator: Radau IIA on arb, with a precision schedule.
+
+It continues exactly from any state (the float64 handover state is a vector of floats,
+hence exact), and keeps the working precision just above what the flow needs: the
+rounding resolution of the margins (``ArbModel.resolution``) grows with sigma, and
+whenever it would exceed ``rtol`` / 2^8 the precision is raised to
+``log2(amplification / rtol) + GUARD_BITS + HEADROOM_BITS``. The state carries over
+without rounding (states are exact ball midpoints). Interface: see
+``extprec.solvers.float64_integrator``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+from flint import arb, ctx
+
+from ..backends.multiprecision import ArbModel, arb_of_float
+from ..trajectory import State
+from .radau import RadauSolver, Step, _dense
+
+GUARD_BITS = 32  # bits kept beyond log2(amplification / rtol)
+HEADROOM_BITS = 64  # extra bits added at each raise, so raises are rare
+RESOLUTION_MARGIN = 2.0**-8  # raise precision when resolution exceeds rtol times this
+MIN_BITS = 96
+LANDING_ITER = 8
+LANDING_BISECTION = 60
+
+
+def bits_for(amplification: float, rtol: float) -> int:
+    """Working precision for a rounding amplification factor and a tolerance."""
+    return max(MIN_BITS, int(math.ceil(math.log2(max(amplification, 1.0) / rtol)))
+               + GUARD_BITS + HEADROOM_BITS)
+
+
+class MultiprecisionIntegrator:
+    """Radau IIA integration in arb arithmetic of the reduced dynamics of ``problem``."""
+
+    backend = "arb"
+
+    def __init__(self, problem, rtol: float, y0, ell0, h0: float, sigma0, bits: int):
+        self.problem = problem
+        self.rtol = float(rtol)
+        self.n = problem.n_samples
+        self.sigma0 = sigma0
+        self.history: list[Step] = []
+        self.n_steps = 0
+        self.counters = np.zeros(5, dtype=np.int64)
+        self.bits_used = []
+        self._start(bits, [arb_of_float(v) if isinstance(v, float) else v for v in y0],
+                    arb(ell0) if isinstance(ell0, float) else ell0, h0)
+
+    @staticmethod
+    def initial_sigma0(problem, bits: int):
+        """sigma at t = 0 at ``bits`` (for runs that start in multiprecision)."""
+        return ArbModel(problem, bits).sigma0
+
+    def ell_now(self):
+        return self.solver.ell
+
+    def y_now(self):
+        return self.solver.y
+
+    # -- precision -----------------------------------------------------------------------------
+    @property
+    def precision_bits(self) -> int:
+        return self.model.bits
+
+    def _start(self, bits, y, ell, h):
+        with ctx.workprec(bits):
+            sigma0 = self.sigma0 if not isinstance(self.sigma0, float) else arb(self.sigma0)
+        self.model = ArbModel(self.problem, bits, sigma0=sigma0)
+        self.solver = RadauSolver(self.model, y, ell, h, self.rtol)
+        self.bits_used.append((self.sigma_of_current().str(6, radius=False), bits))
+
+    def _raise_precision(self, amplification):
+        old = self.solver
+        self._accumulate(old)
+        new_bits = max(bits_for(amplification, self.rtol), self.model.bits + HEADROOM_BITS)
+        self._start(new_bits, old.y, old.ell, old.h_abs)
+
+    def _accumulate(self, solver):
+        self.counters += np.array(solver.counters, dtype=np.int64)
+        solver.counters = [0] * 5
+
+    def sigma_of_current(self):
+        return self.solver.ev.sigma.mid()
+
+    # -- clocks of a state ---------------------------------------------------------------------
+    def _ev(self, y):
+        return self.model.evaluate(y[: self.n], y[self.n])
+
+    def sigma_of(self, y):
+        ev = self._ev(y)
+        return None if ev is None else ev.sigma
+
+    def log_t_of(self, y):
+        ev = self._ev(y)
+        if ev is None:
+            return None
+        with ctx.workprec(self.model.bits):
+            if not y[self.n] > 0:
+                return arb.neg_inf()
+            return self.model.log_c + y[self.n].log() - ev.log_s
+
+    def _target(self, level):
+        with ctx.workprec(self.model.bits):
+            return level.sigma_arb() if hasattr(level, "sigma_arb") else level.log_t_arb()
+
+    def _value(self, level, y):
+        return self.sigma_of(y) if hasattr(level, "sigma_arb") else self.log_t_of(y)
+
+    def passed(self, level) -> bool:
+        value = self._value(level, self.solver.y)
+        with ctx.workprec(self.model.bits):
+            return value is not None and (value - self._target(level)).mid() >= 0
+
+    # -- integration ---------------------------------------------------------------------------
+    def advance(self, sigma_level, time_level, max_steps: int) -> str:
+        """Step until a level is passed (returns "event"), or "max steps", "step too small"."""
+        for _ in range(max_steps):
+            if not self.solver.step():
+                self._accumulate(self.solver)
+                return "step too small"
+            self.history.append(self.solver.last_step)
+            self.n_steps += 1
+            amplification = self.model.resolution(self.solver.y[: self.n], self.solver.ev) \
+                * 2.0**self.model.bits
+            if amplification * 2.0**-self.model.bits > self.rtol * RESOLUTION_MARGIN:
+                self._raise_precision(amplification)
+            if any(lv is not None and self.passed(lv) for lv in (sigma_level, time_level)):
+                self._accumulate(self.solver)
+                return "event"
+        self._accumulate(self.solver)
+        return "max steps"
+
+    def _slope(self, level, y):
+        """d(sigma)/d ell = r q / G, or d(log t)/d ell = 1/(theta G) (``extprec.model``)."""
+        ev = self._ev(y)
+        with ctx.workprec(self.model.bits):
+            if hasattr(level, "sigma_arb"):
+                return ev.r * ev.q / ev.rate
+            return 1 / (y[self.n] * ev.rate)
+
+    def land(self, level):
+        """``(ell, y)`` on ``level``: bracket in the stored steps, locate on the dense output,
+        land with an exact Radau step from the start of the bracketing step (its collocation
+        polynomial as the initial guess), and correct the landing point by Newton's method
+        with the analytic rate of the level's quantity, until the quantity matches the level
+        to ``rtol / 2^10`` relative."""
+        bits = self.model.bits
+        step = self.history[self._bracketing_step(level)]
+        with ctx.workprec(bits):
+            target = self._target(level)
+            tol = arb(self.rtol) * arb(2) ** -10 * (1 + abs(target))
+
+            def excess_at(s):
+                value = self._value(level, [a.mid() for a in _dense(step, arb(s))])
+                return (value - target).mid()
+
+            if excess_at(0.0) >= 0:
+                return step.ell, list(step.y)
+            lo, hi = 0.0, 1.0
+            for _ in range(LANDING_BISECTION):  # on the dense output: cheap
+                mid = 0.5 * (lo + hi)
+                if excess_at(mid) >= 0:
+                    hi = mid
+                else:
+                    lo = mid
+                if hi - lo < 1e-12:
+                    break
+            s = arb(hi)
+            h = arb(step.h)
+            for _ in range(LANDING_ITER):
+                y_land, ell_land = self._exact_step(step, s)
+                excess = (self._value(level, y_land) - target).mid()
+                if abs(excess) <= tol:
+                    break
+                s = (s - excess / (self._slope(level, y_land) * h)).mid()
+            return ell_land, y_land
+
+    def _exact_step(self, step: Step, s):
+        """State at ``step.ell + s step.h`` by Radau steps from the start of ``step``."""
+        with ctx.workprec(self.model.bits):
+            bound = step.ell + s * arb(step.h)
+        solver = RadauSolver(self.model, step.y, step.ell, float((s * arb(step.h)).mid()),
+                             self.rtol)
+        for _ in range(64):
+            if not solver.step(ell_bound=bound, predictor=step):
+                raise RuntimeError("landing step failed")
+            with ctx.workprec(self.model.bits):
+                if (solver.ell - bound).mid() >= 0:
+                    break
+        self._accumulate(solver)
+        return solver.y, solver.ell
+
+    def _bracketing_step(self, level) -> int:
+        with ctx.workprec(self.model.bits):
+            target = self._target(level)
+
+        def reached(k):
+            st = self.history[k]
+            end = [a.mid() for a in _dense(st, arb(1))]
+            value = self._value(level, end)
+            with ctx.workprec(self.model.bits):
+                return (value - target).mid() >= 0
+
+        lo, hi = 0, len(self.history) - 1
+        if hi < 0 or not reached(hi):
+            raise ValueError("level outside the range integrated in multiprecision")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if reached(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    # -- states --------------------------------------------------------------------------------
+    def digits(self) -> int:
+        return max(0, int(math.floor(-math.log10(self.rtol))) - 1)
+
+    def make_state(self, ell, y) -> State:
+        bits = self.model.bits
+        model = self.model
+        ev = self._ev(y)
+        if ev is None:
+            raise FloatingPointError("state outside the domain of the model")
+        mctx = mpmath.MPContext()
+        mctx.prec = bits
+        to_mp = lambda a: _arb_to_mpf(mctx, a)  # noqa: E731
+        with ctx.workprec(bits):
+            nu = [model.c * a for a in y[: self.n]]
+            margins = ev.margins
+            min_margin = min(margins, key=lambda a: a.mid())
+            if self.problem.depth == 1:
+                w_plus = [model.alpha * up + xi for up, xi in zip(model.u_plus, ev.x)]
+                w_minus = [model.alpha * um - xi for um, xi in zip(model.u_minus, ev.x)]
+            else:
+                lwp, lwm = model.log_weights(ev.x)
+                w_plus = [a.exp() for a in lwp]
+                w_minus = [a.exp() for a in lwm]
+            theta = y[self.n]
+            log10_t = ((model.log_c + theta.log() - ev.log_s) / arb(10).log()
+                       if theta > 0 else None)
+            fields = dict(
+                log10_loss=to_mp(-ev.sigma / arb(10).log()),
+                sigma=to_mp(ev.sigma),
+                tau=to_mp(model.c * sum(y[: self.n])),
+                log10_t=to_mp(log10_t) if log10_t is not None else mctx.ninf,
+                nu=np.array([to_mp(a) for a in nu], dtype=object),
+                beta=np.array([to_mp(a) for a in ev.beta], dtype=object),
+                w_plus=np.array([to_mp(a) for a in w_plus], dtype=object),
+                w_minus=np.array([to_mp(a) for a in w_minus], dtype=object),
+                margins=np.array([to_mp(a) for a in margins], dtype=object),
+                min_margin=to_mp(min_margin),
+                beta_normalized=np.array([to_mp(b / min_margin) for b in ev.beta],
+                                         dtype=object),
+            )
+        return State(**fields, digits=self.digits(), precision_bits=bits, backend=self.backend,
+                     ell=float(ell.mid()) if hasattr(ell, "mid") else float(ell))
+
+    def state_at(self, level):
+        return self.make_state(*self.land(level))
+
+
+def _arb_to_mpf(mctx, a: arb):
+    """Exact mpf of the midpoint of ``a``."""
+    mid = a.mid()
+    if mid == 0:
+        return mctx.zero
+    man, exp = mid.man_exp()
+    return mctx.mpf((int(man), int(exp)))
