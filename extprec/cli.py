@@ -60,11 +60,12 @@ output:
 
 status:
   reached              the stop level (or time) was reached.
-  precision exhausted  float64 can no longer resolve the margins to rtol; the
-                       final state is the last one it resolves.
+  precision exhausted  with --float64-only: float64 can no longer resolve the
+                       margins to rtol; the final state is the last one it resolves.
+                       (Without it the run continues in multiprecision.)
   max steps            --max-steps accepted steps were used up.
-  step too small       the step size fell below the spacing of floats.
-  not finite           the state left the float64 range.
+  step too small       the step size fell below the spacing of the precision.
+  not finite           the state left the range of the arithmetic.
 
 exit codes:
   0 the run completed (with any of the statuses above), 1 the computation
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"relative tolerance of the integration (default: {DEFAULT_RTOL:g})")
     stop.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
                       help=f"budget of accepted steps (default: {DEFAULT_MAX_STEPS})")
+    stop.add_argument("--float64-only", action="store_true",
+                      help="stop where float64 can no longer resolve the margins (status "
+                           "'precision exhausted') instead of continuing in multiprecision")
     run.set_defaults(handler=run_command)
 
     info = commands.add_parser(
@@ -199,7 +203,8 @@ def run_command(args) -> int:
         stop = _stop_from_args(args)
         _print_header(problem, source, args, stop)
         start = time.perf_counter()
-        trajectory = extprec.solve(problem, **stop, rtol=args.rtol, max_steps=args.max_steps)
+        trajectory = extprec.solve(problem, **stop, rtol=args.rtol, max_steps=args.max_steps,
+                                   multiprecision=not args.float64_only)
         elapsed = time.perf_counter() - start
     except (ValueError, TypeError) as exc:
         print(f"extprec: error: {exc}", file=sys.stderr)

@@ -98,7 +98,7 @@ def test_run_csv_file_with_header_and_comments(capsys, tmp_path):
 
 def test_precision_exhausted_is_a_completed_run(capsys):
     code, out, err = run(capsys, "--dataset", "two_points", "--rtol", "1e-13",
-                         "--checkpoints", "-1")
+                         "--checkpoints", "-1", "--float64-only")
     assert code == 0, err
     assert "status: precision exhausted" in out
     assert table_rows(out)[-1][0] == "final"

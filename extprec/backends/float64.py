@@ -58,9 +58,8 @@ def atanh_ratio(y):
 
 
 @njit(**_JIT)
-def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, log_jac1,
-                     jac2):
-    """beta(x), dbeta/dx (and its log) and d2beta/dx2 per coordinate (``extprec.model``).
+def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, jac2):
+    """beta(x), dbeta/dx and d2beta/dx2 per coordinate (``extprec.model`` formulas).
 
     Returns False if some coordinate is outside the domain (D > 2 barrier crossed).
     """
@@ -76,7 +75,6 @@ def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
             beta[i] = b
             log_abs_beta[i] = math.log(abs(b)) if b != 0.0 else -np.inf
             jac1[i] = 2.0
-            log_jac1[i] = LOG2
             jac2[i] = 0.0
         return True
     k = depth - 2
@@ -117,9 +115,8 @@ def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
             sgn = 1.0 if xi > 0.0 else -1.0
         log_abs_beta[i] = lab
         beta[i] = sgn * math.exp(lab)
-        log_jac1[i] = (e_const + math.log(2.0 * depth * depth) + (depth - 1) * lww
-                       + log_cosh(2.0 * (depth - 1) * psi / depth))
-        jac1[i] = math.exp(log_jac1[i])
+        jac1[i] = math.exp(e_const + math.log(2.0 * depth * depth) + (depth - 1) * lww
+                           + log_cosh(2.0 * (depth - 1) * psi / depth))
         jac2[i] = sgn * math.exp(e_const + log_eta + math.log(4.0 * depth ** 3 * (depth - 1))
                                  + 0.5 * (3 * depth - 4) * lww
                                  + log_abs_sinh((3 * depth - 4) * psi / depth))
@@ -155,7 +152,7 @@ def softplus(z):
 
 @njit(**_JIT)
 def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-             x, beta, log_abs_beta, jac1, log_jac1, jac2, margins, p, s, v, kvec, f, scalars):
+             x, beta, log_abs_beta, jac1, jac2, margins, p, s, v, kvec, f, scalars):
     """Evaluate the model at ``(nu_hat, theta)``; fill the workspaces and ``f = dy/d ell``.
 
     ``scalars`` receives sigma, log S, r, q = p^T K p, w = (s p)^T K p, tau_hat and the clock
@@ -165,7 +162,7 @@ def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, 
     n = nu_hat.shape[0]
     x[:] = np.dot(nu_hat, Xt)
     if not coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
-                            jac1, log_jac1, jac2):
+                            jac1, jac2):
         return False
     margins[:] = np.dot(Xt, beta)
     for j in range(n):
@@ -207,6 +204,15 @@ def evaluate(nu_hat, theta, Xt, log_up, log_um, balanced, depth, loss_code, fp, 
     scalars[TAU_HAT] = tau_hat
     scalars[CLOCK_RATE] = rate
     return np.isfinite(sigma) and np.isfinite(rate) and rate > 0.0
+
+
+@njit(**_JIT)
+def model_workspace(n, d):
+    """Arrays ``evaluate`` fills: x, beta, log|beta|, beta', beta'' (d each), margins, p, s
+    (N each), v (d), kvec (N), f (N + 1) and the scalars."""
+    return (np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(d), np.empty(n),
+            np.empty(n), np.empty(n), np.empty(d), np.empty(n), np.empty(n + 1),
+            np.empty(N_SCALARS))
 
 
 @njit(**_JIT)
@@ -269,7 +275,7 @@ def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K
 
 
 @njit(**_JIT)
-def rounding_resolution(nu_hat, Xt, jac1, log_jac1, beta, log_abs_beta, p):
+def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p, log_up, log_um, depth, fp):
     """First-order float64 rounding error of the flow, in units comparable with rtol.
 
     The larger of
@@ -278,21 +284,25 @@ def rounding_resolution(nu_hat, Xt, jac1, log_jac1, beta, log_abs_beta, p):
       softmax weights: ``eps sum_n p_n [|X~| (|beta'| dx + |beta| (1 + |log|beta||))]_n``
       with ``dx = |X~|^T |nu_hat|`` (the softmax, hence the flow, is resolved only while
       this stays below the tolerance, theory.md s.4), and
-    * the largest relative error of a beta_i, ``eps |beta'_i| dx_i / |beta_i|`` (from the
-      logarithms, so that it is seen while beta_i still underflows)
-      (the gaps at the D > 2 barrier, and exp(4 x) at large x for D = 2, lose digits to
-      cancellation long before the margins are large).
+    * for D > 2, the largest relative rounding error of a gap to the barrier,
+      ``eps |y| / (1 - |y|)`` with ``y = D k eta u^k dx`` (``extprec.model``): the gaps lose
+      digits to cancellation long before the margins are large (theory.md s.4).
     """
     aX = np.abs(Xt)
     dx = np.dot(np.abs(nu_hat), aX)
     d = beta.shape[0]
     per_coord = np.empty(d)
-    relative = 0.0
+    gaps = 0.0
+    k = depth - 2
     for i in range(d):
         lb = abs(log_abs_beta[i]) if np.isfinite(log_abs_beta[i]) else 0.0
-        err_i = abs(jac1[i]) * dx[i]
-        per_coord[i] = err_i + abs(beta[i]) * (1.0 + lb)
-        if np.isfinite(log_abs_beta[i]) and dx[i] > 0.0:
-            relative = max(relative, math.exp(min(700.0, log_jac1[i] - log_abs_beta[i]
-                                                  + math.log(dx[i]))))
-    return EPS * max(np.dot(p, np.dot(aX, per_coord)), relative)
+        per_coord[i] = abs(jac1[i]) * dx[i] + abs(beta[i]) * (1.0 + lb)
+        if k > 0 and dx[i] > 0.0:
+            x_i = abs(np.dot(nu_hat, Xt[:, i]))
+            for log_u in (log_up[i], log_um[i]):
+                scale = depth * k * math.exp(fp[1] + k * log_u)
+                gap = 1.0 - scale * x_i
+                if gap <= 0.0:
+                    return np.inf
+                gaps = max(gaps, scale * dx[i] / gap)
+    return EPS * max(np.dot(p, np.dot(aX, per_coord)), gaps)

@@ -267,16 +267,19 @@ class ArbModel:
             dx = [sum(abs_x[j * d + i] * abs(nu_hat[j]) for j in range(self.n))
                   for i in range(d)]
             per_coord = []
-            relative = arb(0)
-            for b, j1, dxi in zip(ev.beta, ev.jac1, dx):
-                err = abs(j1) * dxi
+            gaps = arb(0)
+            k = self.depth - 2
+            for b, j1, dxi, xi, up, um in zip(ev.beta, ev.jac1, dx, ev.x, self.u_plus,
+                                              self.u_minus):
                 lb = abs(abs(b).log()) if b != 0 else arb(0)
-                per_coord.append(err + abs(b) * (1 + lb))
-                if b != 0:
-                    relative = max(relative, err / abs(b))
+                per_coord.append(abs(j1) * dxi + abs(b) * (1 + lb))
+                if k > 0:
+                    for u in (up, um):
+                        scale = self.depth * k * self.eta * u**k
+                        gaps = max(gaps, scale * dxi / (1 - scale * abs(xi)))
             margin_err = sum(pi * sum(abs_x[j * d + i] * per_coord[i] for i in range(d))
                              for j, pi in enumerate(ev.p))
-            return float((eps * max(margin_err, relative)).mid())
+            return float((eps * max(margin_err, gaps)).mid())
 
 
 def _softplus(m: arb) -> arb:

@@ -35,6 +35,9 @@ KERNEL_STATUS = {
     kernel.STEP_TOO_SMALL: "step too small",
     kernel.NOT_FINITE: "not finite",
 }
+# float64 is used while the rounding noise of the margins stays below this fraction of rtol:
+# the time clock and the Newton iteration need the noise an order below the tolerance
+RESOLUTION_FRACTION = 0.1
 HISTORY_CHUNK = 2048  # accepted steps stored per kernel call
 FIRST_STEP = 1e-3  # initial step in the clock ell (dimensionless; the controller adapts it)
 LANDING_MAX_STEPS = 64  # steps allowed for one landing step (normally 1)
@@ -103,7 +106,8 @@ class Float64Integrator:
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
         out = kernel.radau_integrate(
             np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0), float(ell_bound),
-            float(sigma_stop), float(log_t_stop), cap, self.rtol, self.rtol, float(fixed_step),
+            float(sigma_stop), float(log_t_stop), cap, self.rtol, self.rtol * RESOLUTION_FRACTION,
+            float(fixed_step),
             *self._model,
             self.sigma0, self.constants.log_c, *buffers, self.counters)
         status, n_acc, y, ell, h = out

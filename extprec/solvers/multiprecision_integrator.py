@@ -201,11 +201,10 @@ class MultiprecisionIntegrator:
             target = self._target(level)
 
         def reached(k):
-            st = self.history[k]
-            end = [a.mid() for a in _dense(st, arb(1))]
-            value = self._value(level, end)
             with ctx.workprec(self.model.bits):
-                return (value - target).mid() >= 0
+                end = [a.mid() for a in _dense(self.history[k], arb(1))]
+                value = self._value(level, end)
+                return value is not None and (value - target).mid() >= 0
 
         lo, hi = 0, len(self.history) - 1
         if hi < 0 or not reached(hi):

@@ -191,7 +191,9 @@ class RadauSolver:
                     h = float((ell_bound - self.ell).mid())
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y]
-                scale[n] = theta_tol * (abs(y[n]) + h * abs(ev0.f[n])) + arb(2) ** -1000
+                # theta is controlled relatively; at 0 its first increment sets the scale
+                scale[n] = theta_tol * (abs(y[n]) if y[n] > 0 else h * abs(ev0.f[n])) \
+                    + arb(2) ** -1000
                 Z = self._predict(h, predictor)
                 converged, n_iter, rate = False, 0, 0.0
                 jac_at_end = False
@@ -231,9 +233,10 @@ class RadauSolver:
                 rhs = [a + b for a, b in zip(ev0.f, ze)]
                 error = entries(self.inv_real * column(rhs))
                 scale = [rtol * (1 + max(abs(a), abs(b))) for a, b in zip(y, y_new)]
-                scale[n] = theta_tol * (max(abs(y[n]), abs(y_new[n])) + h * abs(ev0.f[n])) \
-                    + arb(2) ** -1000
+                scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + arb(2) ** -1000
                 err = self._norm(error, scale, ev0.jac1, beta_scale)
+                if not y_new[n] > 0:  # t S / c is positive: a step that says otherwise is wrong
+                    err = math.inf
                 safety = 0.9 * (2 * self.newton_maxiter + 1) / (2 * self.newton_maxiter + n_iter)
                 if rejected and err > 1:
                     ev_t = self._evaluate([a + b for a, b in zip(y, error)])

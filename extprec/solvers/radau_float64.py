@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..backends.float64 import (
-    CLOCK_RATE, EPS, LOG_S, N_SCALARS, SIGMA, evaluate, jacobian, kernel_matrix,
+    CLOCK_RATE, EPS, LOG_S, SIGMA, evaluate, jacobian, kernel_matrix, model_workspace,
     rounding_resolution,
 )
 
@@ -169,32 +169,20 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     n = Xt.shape[0]
     d = Xt.shape[1]
     n1 = n + 1
-    # workspaces of the model
-    x = np.empty(d)
-    beta = np.empty(d)
-    lab = np.empty(d)
-    jac1 = np.empty(d)
-    ljac1 = np.empty(d)
-    jac2 = np.empty(d)
-    margins = np.empty(n)
-    p = np.empty(n)
-    s = np.empty(n)
-    v = np.empty(d)
-    kvec = np.empty(n)
-    f = np.empty(n1)
-    sc = np.empty(N_SCALARS)
+    x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc = model_workspace(n, d)
 
     y = y0.copy()
     ell = ell0
     if not evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-                    x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
+                    x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
         return NOT_FINITE, 0, y, ell, h0
     counters[0] += 1
     f_cur = f.copy()
     jac1_cur = jac1.copy()
     beta_cur = beta.copy()
     x_cur = x.copy()
-    resolution = rounding_resolution(y[:n], Xt, jac1, ljac1, beta, lab, p)
+    resolution = rounding_resolution(y[:n], Xt, jac1, beta, lab, p, log_up, log_um, depth,
+                                     fp)
     K = kernel_matrix(Xt, jac1)
     J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
     counters[1] += 1
@@ -244,7 +232,9 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                 h = ell_bound - ell
                 h_abs = h
             scale = rtol * (1.0 + np.abs(y))
-            scale[n] = theta_tol * (abs(y[n]) + h * abs(f_cur[n])) + 1e-300
+            # theta is controlled relatively; it starts at 0, where its first increment sets
+            # the scale
+            scale[n] = theta_tol * (abs(y[n]) if y[n] > 0.0 else h * abs(f_cur[n])) + 1e-300
             # predictor from the previous dense output
             if have_sol:
                 for i in range(3):
@@ -269,7 +259,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     for i in range(3):
                         yi = y + Z[i]
                         ok = evaluate(yi[:n], yi[n], Xt, log_up, log_um, balanced, depth,
-                                      loss_code, fp, sigma0, x, beta, lab, jac1, ljac1, jac2,
+                                      loss_code, fp, sigma0, x, beta, lab, jac1, jac2,
                                       margins, p, s, v, kvec, f, sc)
                         counters[0] += 1
                         if not ok:
@@ -305,7 +295,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                         break
                     # Newton failed with an old Jacobian: refresh it at the step start
                     evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
-                             sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc)
+                             sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
                     K = kernel_matrix(Xt, jac1)
                     J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
                     counters[1] += 1
@@ -322,13 +312,15 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             ze = np.dot(Z.T, E) / h
             error = lu_solve(lu_r, piv_r, f_cur + ze)
             scale = rtol * (1.0 + np.maximum(np.abs(y), np.abs(y_new)))
-            scale[n] = theta_tol * (max(abs(y[n]), abs(y_new[n])) + h * abs(f_cur[n])) + 1e-300
+            scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + 1e-300
             err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
+            if not y_new[n] > 0.0:  # t S / c is positive: a step that says otherwise is wrong
+                err = np.inf
             safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
             if rejected and err > 1.0:
                 yt = y + error
                 if evaluate(yt[:n], yt[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
-                            sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
+                            sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
                     counters[0] += 1
                     error = lu_solve(lu_r, piv_r, f + ze)
                     err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
@@ -343,10 +335,10 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
 
         # evaluate at the new point: events, precision, next Jacobian
         if not evaluate(y_new[:n], y_new[n], Xt, log_up, log_um, balanced, depth, loss_code,
-                        fp, sigma0, x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc):
+                        fp, sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
             return NOT_FINITE, n_acc, y, ell, h_abs
         counters[0] += 1
-        resolution = rounding_resolution(y_new[:n], Xt, jac1, ljac1, beta, lab, p)
+        resolution = rounding_resolution(y_new[:n], Xt, jac1, beta, lab, p, log_up, log_um, depth, fp)
         if resolution > precision_tol:
             return PRECISION, n_acc, y, ell, h_abs
         q_new = np.dot(Z.T, P)
@@ -398,23 +390,11 @@ def evaluate_state(y, Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0
     """Model quantities at one state for reporting: x, beta, log|beta|, margins, p, scalars,
     and the float64 rounding resolution of the margins."""
     n = Xt.shape[0]
-    d = Xt.shape[1]
-    x = np.empty(d)
-    beta = np.empty(d)
-    lab = np.empty(d)
-    jac1 = np.empty(d)
-    ljac1 = np.empty(d)
-    jac2 = np.empty(d)
-    margins = np.empty(n)
-    p = np.empty(n)
-    s = np.empty(n)
-    v = np.empty(d)
-    kvec = np.empty(n)
-    f = np.empty(n + 1)
-    sc = np.empty(N_SCALARS)
+    x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc = model_workspace(n, Xt.shape[1])
     ok = evaluate(y[:n], y[n], Xt, log_up, log_um, balanced, depth, loss_code, fp, sigma0,
-                  x, beta, lab, jac1, ljac1, jac2, margins, p, s, v, kvec, f, sc)
-    res = rounding_resolution(y[:n], Xt, jac1, ljac1, beta, lab, p) if ok else np.inf
+                  x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc)
+    res = rounding_resolution(y[:n], Xt, jac1, beta, lab, p, log_up, log_um, depth,
+                                     fp) if ok else np.inf
     return ok, x, beta, lab, margins, p, f, sc, res
 
 
