@@ -290,6 +290,7 @@ def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p, log_up, log_um,
     """
     aX = np.abs(Xt)
     dx = np.dot(np.abs(nu_hat), aX)
+    abs_x = np.abs(np.dot(nu_hat, Xt))
     d = beta.shape[0]
     per_coord = np.empty(d)
     gaps = 0.0
@@ -298,10 +299,9 @@ def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p, log_up, log_um,
         lb = abs(log_abs_beta[i]) if np.isfinite(log_abs_beta[i]) else 0.0
         per_coord[i] = abs(jac1[i]) * dx[i] + abs(beta[i]) * (1.0 + lb)
         if k > 0 and dx[i] > 0.0:
-            x_i = abs(np.dot(nu_hat, Xt[:, i]))
             for log_u in (log_up[i], log_um[i]):
                 scale = depth * k * math.exp(fp[1] + k * log_u)
-                gap = 1.0 - scale * x_i
+                gap = 1.0 - scale * abs_x[i]
                 if gap <= 0.0:
                     return np.inf
                 gaps = max(gaps, scale * dx[i] / gap)
