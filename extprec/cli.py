@@ -373,7 +373,7 @@ def top_entries(vector, digits: int = 6, count: int = TOP_ENTRIES) -> str:
 
 def _print_table(trajectory) -> None:
     header = "".join(name.rjust(width) + " " for name, width in COLUMNS)
-    header += f"  largest |beta / min margin| (index:value)"
+    header += "  largest |beta / min margin| (index:value)"
     print(header)
     print("-" * len(header))
     for number, state in enumerate(trajectory.checkpoints, start=1):

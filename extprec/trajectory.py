@@ -13,11 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STATE_FIELDS = (
-    "log10_loss", "sigma", "tau", "log10_t", "nu", "beta", "w_plus", "w_minus", "margins",
-    "min_margin", "beta_normalized", "digits", "precision_bits", "backend",
-)
-
 
 @dataclass(frozen=True, eq=False)
 class State:

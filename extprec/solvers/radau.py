@@ -49,8 +49,8 @@ def radau_constants(bits: int) -> RadauConstants:
         alpha = 3 + (r3 - r3 * r3) / 2
         beta = (arb(3) ** (arb(5) / 6) + arb(3) ** (arb(7) / 6)) / 2
         # right eigenvectors with last component 1 (scipy's normalization of T)
-        v_real = _eigvec(arb_mat, Ai, mu_real)
-        v_cplx = _eigvec(acb_mat, acb_mat(Ai), acb(alpha, beta))
+        v_real = _eigvec(Ai, mu_real)
+        v_cplx = _eigvec(acb_mat(Ai), acb(alpha, beta))
         T = arb_mat(3, 3, [v_real[0], v_cplx[0].real, v_cplx[0].imag,
                            v_real[1], v_cplx[1].real, v_cplx[1].imag,
                            arb(1), arb(1), arb(0)])
@@ -67,7 +67,7 @@ def radau_constants(bits: int) -> RadauConstants:
             P=tuple(tuple(mid(P[3 * i + j]) for j in range(3)) for i in range(3)))
 
 
-def _eigvec(mat_type, Ai, mu):
+def _eigvec(Ai, mu):
     """Solve (Ai - mu I) v = 0 with v[2] = 1 from the first two rows."""
     m00, m01, m10, m11 = Ai[0, 0] - mu, Ai[0, 1], Ai[1, 0], Ai[1, 1] - mu
     rhs0, rhs1 = -Ai[0, 2], -Ai[1, 2]
@@ -292,7 +292,7 @@ class RadauSolver:
 
     def _newton(self, y, h, Z, scale, jac1, beta_scale, fixed):
         """Simplified Newton iteration on the transformed collocation system."""
-        k, n = self.k, self.n
+        k = self.k
         TI, T = k.TI, k.T
         max_iter = 60 if fixed else self.newton_maxiter
         W = [_lin(TI[i], Z) for i in range(3)]
@@ -346,12 +346,6 @@ class RadauSolver:
     def log_t_of(self, ev, y):
         """log t = log c + log theta - log S (``extprec.model``)."""
         return self.model.log_c + y[self.n].log() - ev.log_s
-
-
-def _clamped_float(a: arb) -> float:
-    """float of a (possibly astronomically large) arb midpoint, clamped to 1e300."""
-    mid = a.mid()
-    return 1e300 if abs(mid) > arb("1e300") else float(mid)
 
 
 def _lin_rows(P, Z):
