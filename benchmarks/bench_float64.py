@@ -508,7 +508,7 @@ def section2(cfg, problem, ode, anchor1):
         "(anchor atol = rtol/100)",
         ["rtol", "sigma", "anchor s", "anchor steps", "anchor status", "extprec s", "no-ckpt s", "steps", "f evals",
          "jacs", "LUs", "status", "t ratio", "t ratio (no ckpt)", "step ratio"], rows,
-        note=[f"extprec s: extprec.solve(problem, log10_loss=-sigma/ln10, rtol) with its default "
+        note=["extprec s: extprec.solve(problem, log10_loss=-sigma/ln10, rtol) with its default "
               f"checkpoints (a State at every decade of sigma and of log10 1/L); no-ckpt s: "
               f"checkpoints=[] (integration + one landing + one State).",
               f"best of {cfg['repeats_ext']} (extprec) / {cfg['repeats_anchor']} (anchor) after "
@@ -529,6 +529,7 @@ def section3(cfg, problem, ode):
     t0 = time.perf_counter()
     ref_states = ode.states_at(low, ref_rtol, ref_atol, exact_end=True)
     refs["scipy"] = {s: ode.beta_normalized(st["nu"]) for s, st in ref_states.items()}
+    refs_nu = {"scipy": {s: st["nu"] for s, st in ref_states.items()}}
     out["reference_scipy"] = {
         "rtol": ref_rtol, "atol": ref_atol, "time_s": time.perf_counter() - t0,
         "sigma_at_state": {str(s): ode.sigma(st["nu"]) for s, st in ref_states.items()},
@@ -546,6 +547,7 @@ def section3(cfg, problem, ode):
         states = {s: min(traj.checkpoints, key=lambda c, s=s: abs(float(c.sigma) - s))
                   for s in targets}
         refs["extprec"] = {s: as_floats(st.beta_normalized) for s, st in states.items()}
+        refs_nu["extprec"] = {s: as_floats(st.nu) for s, st in states.items()}
         out["reference_extprec"] = dict(traj_summary(traj), time_s=wall, rtol=1e-13,
                                         sigma_at_state={str(s): float(st.sigma)
                                                         for s, st in states.items()})
@@ -557,31 +559,39 @@ def section3(cfg, problem, ode):
         st = ode.states_at(targets, rtol, rtol * 1e-2, budget_s=cfg["anchor_budget_s"])
         methods.append((f"scipy Radau rtol {rtol:.0e}", "anchor", rtol,
                         {s: ode.beta_normalized(v["nu"]) if v else None
-                         for s, v in st.items()}, None))
+                         for s, v in st.items()}, None,
+                        {s: v["nu"] if v else None for s, v in st.items()}))
     for rtol in cfg["accuracy_rtols"]:
         traj = ext_solve(problem, targets[-1], rtol,
                          checkpoints=[-s / LN10 for s in targets[:-1]])
-        vals, digits = {}, None
+        vals, nus, digits = {}, {}, None
         for s in targets:
             cands = [c for c in traj.checkpoints if abs(float(c.sigma) - s) <= 1e-6 * s]
             if cands:
                 vals[s] = as_floats(cands[0].beta_normalized)
+                nus[s] = as_floats(cands[0].nu)
                 digits = cands[0].digits
             else:
-                vals[s] = None
-        methods.append((f"extprec float64 rtol {rtol:.0e}", "extprec", rtol, vals, digits))
-    rows, records = [], []
-    for name, kind, rtol, vals, digits in methods:
+                vals[s] = nus[s] = None
+        methods.append((f"extprec float64 rtol {rtol:.0e}", "extprec", rtol, vals, digits, nus))
+    rows, records, nu_rows = [], [], []
+    for name, kind, rtol, vals, digits, nus in methods:
         rec = {"method": name, "kind": kind, "rtol": rtol, "digits_claimed": digits,
-               "rel_err": {}}
+               "rel_err": {}, "nu_rel_err": {}}
         row = [name, digits if digits is not None else "-"]
+        nu_row = [name]
         for s, ref_name in columns:
             v = vals.get(s)
             e = rel_err(v, refs[ref_name][s]) if v is not None else None
             rec["rel_err"][f"{s:.0e} vs {ref_name}"] = e
             row.append(fmt(e, ".2e") if e is not None else "not reached")
+            v = nus.get(s)
+            e = rel_err(v, refs_nu[ref_name][s]) if v is not None else None
+            rec["nu_rel_err"][f"{s:.0e} vs {ref_name}"] = e
+            nu_row.append(fmt(e, ".2e") if e is not None else "not reached")
         records.append(rec)
         rows.append(row)
+        nu_rows.append(nu_row)
     for rtol in cfg["accuracy_rtols"]:  # extprec/anchor error ratio at equal rtol
         a = next(r for r in records if r["kind"] == "anchor" and r["rtol"] == rtol)
         e = next(r for r in records if r["kind"] == "extprec" and r["rtol"] == rtol)
@@ -610,6 +620,9 @@ def section3(cfg, problem, ode):
                      "~ 0, minutes) is not run")
     print_table("Section 3. Accuracy of beta / min margin at equal sigma", headers, rows,
                 note=notes)
+    print_table("Section 3b. Accuracy of the dual nu at equal sigma (same runs and references)",
+                ["method"] + headers[2:], nu_rows,
+                note="relative max-norm error of nu, max|nu - nu_ref| / max|nu_ref|")
     return out
 
 
