@@ -509,8 +509,8 @@ def section2(cfg, problem, ode, anchor1):
         ["rtol", "sigma", "anchor s", "anchor steps", "anchor status", "extprec s", "no-ckpt s", "steps", "f evals",
          "jacs", "LUs", "status", "t ratio", "t ratio (no ckpt)", "step ratio"], rows,
         note=["extprec s: extprec.solve(problem, log10_loss=-sigma/ln10, rtol) with its default "
-              f"checkpoints (a State at every decade of sigma and of log10 1/L); no-ckpt s: "
-              f"checkpoints=[] (integration + one landing + one State).",
+              "checkpoints (a State at every decade of sigma and of log10 1/L); no-ckpt s: "
+              "checkpoints=[] (integration + one landing + one State).",
               f"best of {cfg['repeats_ext']} (extprec) / {cfg['repeats_anchor']} (anchor) after "
               f"a warm-up; ratios are extprec/anchor, shown where both reached the target.",
               "first (warm-up) call per rtol [s]: "
