@@ -15,10 +15,17 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from flint import acb, acb_mat, arb, arb_mat, ctx
 
 from ..backends.multiprecision import column, entries
 from .radau_float64 import MAX_FACTOR, MIN_FACTOR, NEWTON_MAXITER
+
+
+EPS64 = float(np.finfo(np.float64).eps)
+# largest relative error of a float64 iteration-matrix inverse accepted for the Newton
+# iteration (it then contracts by about this factor per iteration more slowly at most)
+FLOAT64_INVERSE_MAX_ERROR = 1e-4
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,14 @@ class RadauSolver:
         self.current_jac = True
 
     def _factorize(self, h):
+        """Inverses of the two iteration matrices. The simplified Newton iteration only
+        needs them approximately (its residuals are exact), so they are computed in float64
+        when the matrices are representable and well enough conditioned
+        (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb otherwise."""
         n1 = self.n + 1
+        if self._factorize_float64(h):
+            self.counters[2] += 1
+            return
         with ctx.workprec(self.bits):
             mr = self.k.mu_real / arb(h)
             A = arb_mat(n1, n1)
@@ -149,6 +163,25 @@ class RadauSolver:
                 B[i, i] = mc
             self.inv_cplx = (B - acb_mat(self.J)).inv().mid()
         self.counters[2] += 1
+
+    def _factorize_float64(self, h) -> bool:
+        n1 = self.n + 1
+        J = np.array([float(a.mid()) for a in self.J.entries()]).reshape(n1, n1)
+        if not np.all(np.isfinite(J)):
+            return False
+        eye = np.eye(n1)
+        m_real = float(self.k.mu_real) / h * eye - J
+        m_cplx = complex(float(self.k.mu_complex.real), float(self.k.mu_complex.imag)) / h * eye - J
+        for m in (m_real, m_cplx):
+            if not np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
+                return False
+        inv_r = np.linalg.inv(m_real)
+        inv_c = np.linalg.inv(m_cplx)
+        with ctx.workprec(self.bits):
+            self.inv_real = arb_mat(n1, n1, [arb(float(v)) for v in inv_r.ravel()])
+            self.inv_cplx = acb_mat(n1, n1, [acb(float(v.real), float(v.imag))
+                                             for v in inv_c.ravel()])
+        return True
 
     def _norm(self, vec, scale, jac1, beta_scale):
         """max(RMS(vec/scale), max_i |beta'_i (X~^T vec)_i| / beta_scale) as a float."""
