@@ -16,7 +16,7 @@ import pytest
 
 import extprec
 from extprec.backends.float64 import (
-    coordinate_terms, evaluate, jacobian, kernel_matrix, model_workspace,
+    N_SCALARS, coordinate_terms, evaluate, jacobian, kernel_matrix,
 )
 from extprec.model import model_constants
 
@@ -79,6 +79,12 @@ def test_coordinate_terms_match_naive_definition(depth, alpha, shape, xs):
         assert abs(jac2[i] - d2b * c * c) <= 1e4 * EPS * (abs(d2b * c * c) + abs(db * c * c))
 
 
+def _workspace(n, d):
+    """The arrays ``evaluate`` fills (same layout as ``backends.float64.model_workspace``)."""
+    return ([np.empty(d) for _ in range(5)] + [np.empty(n) for _ in range(3)]
+            + [np.empty(d), np.empty(n), np.empty(n + 1), np.empty(N_SCALARS)])
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3])
 @pytest.mark.parametrize("loss", ["exp", "logistic"])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
@@ -96,7 +102,7 @@ def test_jacobian_matches_central_differences(depth, loss, reduction):
     y[n] = 0.3
 
     def evaluated(yv, sigma0):
-        ws = model_workspace(n, d)
+        ws = _workspace(n, d)
         ok = evaluate(yv[:n], yv[n], mc.signed_X, mc.log_u_plus, mc.log_u_minus, mc.balanced,
                       depth, mc.loss_code, mc.float_params, sigma0, *ws)
         assert ok
