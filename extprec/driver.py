@@ -3,8 +3,9 @@
 The driver owns what scipy's ``solve_ivp`` loop owns: stop conditions, output levels,
 events and statuses. It asks an integrator (``extprec.solvers``) to advance until the next
 level and lands exactly on each level passed. It starts in float64 (Numba) and, when float64
-no longer resolves the margins to the tolerance, hands the exact state to the
-multiprecision integrator, which raises its precision as sigma grows.
+no longer resolves the softmax weights (or its step size reaches the spacing of floats),
+hands the exact state to the multiprecision integrator, which raises its precision as sigma
+grows.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
                 status = STATUS_MAX_STEPS
                 break
             continue
-        if (outcome == "precision exhausted" and multiprecision
+        if (outcome in ("precision exhausted", "step too small") and multiprecision
                 and isinstance(integrator, Float64Integrator)):
             integrator = MultiprecisionIntegrator(
                 problem, rtol, [float(v) for v in integrator.y], integrator.ell, integrator.h,
@@ -215,10 +216,11 @@ def _message(status, final, integrator, stop, stop_time) -> str:
         return (f"reached {target} ({level}, log10 t = {mpmath.nstr(final.log10_t, 10)}, "
                 f"{final.backend} at {final.precision_bits} bits)")
     if status == STATUS_PRECISION:
-        return (f"precision exhausted: float64 resolves the margins only to about "
-                f"{integrator.last_resolution:.1e} beyond sigma = {mpmath.nstr(final.sigma, 6)} "
-                f"({level}), coarser than rtol = {integrator.rtol:g}. The final state is the "
-                "last one float64 resolves; allow multiprecision=True to go on from it.")
+        return (f"precision exhausted: beyond sigma = {mpmath.nstr(final.sigma, 6)} ({level}) "
+                f"the float64 rounding noise of the softmax weights (about "
+                f"{integrator.last_resolution:.1e} here) exceeds its limit sqrt(rtol) = "
+                f"{integrator.rtol ** 0.5:.1e}. The final state is the last one float64 "
+                "resolves; allow multiprecision=True to go on from it.")
     if status == STATUS_MAX_STEPS:
         return f"stopped after max_steps steps at {level}; raise max_steps to go further"
     if status == STATUS_STEP_TOO_SMALL:

@@ -97,7 +97,7 @@ def test_run_csv_file_with_header_and_comments(capsys, tmp_path):
 
 
 def test_precision_exhausted_is_a_completed_run(capsys):
-    code, out, err = run(capsys, "--dataset", "two_points", "--rtol", "1e-13",
+    code, out, err = run(capsys, "--dataset", "two_points", "--log10-loss", "-1e12",
                          "--checkpoints", "-1", "--float64-only")
     assert code == 0, err
     assert "status: precision exhausted" in out

@@ -276,15 +276,13 @@ def jacobian(nu_hat, theta, Xt, jac1, jac2, p, s, v, kvec, f, scalars, sigma0, K
 
 @njit(**_JIT)
 def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p, log_up, log_um, depth, fp):
-    """First-order float64 rounding error of the flow, in units comparable with rtol.
+    """First-order float64 rounding errors of the flow: ``(softmax_noise, gap_noise)``.
 
-    The larger of
-
-    * the margin error that rounding of the state and of beta induces, averaged with the
+    * ``softmax_noise``: the margin error that rounding of the state and of beta induces, averaged with the
       softmax weights: ``eps sum_n p_n [|X~| (|beta'| dx + |beta| (1 + |log|beta||))]_n``
       with ``dx = |X~|^T |nu_hat|`` (the softmax, hence the flow, is resolved only while
-      this stays below the tolerance, theory.md s.4), and
-    * for D > 2, the largest relative rounding error of a gap to the barrier,
+      this stays small, theory.md s.4);
+    * ``gap_noise``, for D > 2: the largest relative rounding error of a gap to the barrier,
       ``eps |y| / (1 - |y|)`` with ``y = D k eta u^k dx`` (``extprec.model``): the gaps lose
       digits to cancellation long before the margins are large (theory.md s.4).
     """
@@ -303,6 +301,6 @@ def rounding_resolution(nu_hat, Xt, jac1, beta, log_abs_beta, p, log_up, log_um,
                 scale = depth * k * math.exp(fp[1] + k * log_u)
                 gap = 1.0 - scale * abs_x[i]
                 if gap <= 0.0:
-                    return np.inf
+                    return np.inf, np.inf
                 gaps = max(gaps, scale * dx[i] / gap)
-    return EPS * max(np.dot(p, np.dot(aX, per_coord)), gaps)
+    return EPS * np.dot(p, np.dot(aX, per_coord)), EPS * gaps
