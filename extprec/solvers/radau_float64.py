@@ -193,6 +193,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     current_jac = True
     newton_tol = max(10 * EPS / rtol, min(0.03, rtol ** 0.5))
     eye = np.eye(n1)
+    eye_c = eye.astype(np.complex128)
     h_abs = fixed_step if fixed_step > 0.0 else h0
     max_iter = NEWTON_MAXITER_FIXED if fixed_step > 0.0 else NEWTON_MAXITER
     h_abs_old = -1.0
@@ -251,7 +252,7 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             while not converged:
                 if not have_lu:
                     lu_r, piv_r = lu_factor(MU_REAL / h * eye - J)
-                    lu_c, piv_c = lu_factor(MU_COMPLEX / h * eye.astype(np.complex128) - J)
+                    lu_c, piv_c = lu_factor(MU_COMPLEX / h * eye_c - J)
                     counters[2] += 1
                     have_lu = True
                 # simplified Newton iteration (Hairer & Wanner II, IV.8)
