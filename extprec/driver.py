@@ -41,7 +41,7 @@ STATUS = {
 
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
-          multiprecision: bool = True) -> Trajectory:
+          multiprecision: bool = True, backend: str = "auto") -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -65,6 +65,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     multiprecision : bool
         Continue in multiprecision when float64 is exhausted (default). With False the run
         stops there with status "precision exhausted".
+    backend : {"auto", "arb"}
+        "auto" starts in float64 when the tolerance allows it; "arb" integrates in
+        multiprecision from the start (an independent check of a float64 run).
 
     Returns
     -------
@@ -84,9 +87,13 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     if not (isinstance(max_steps, numbers.Integral) and max_steps >= 1):
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
 
+    if backend not in ("auto", "arb"):
+        raise ValueError(f'backend must be "auto" or "arb"; got {backend!r}')
+    if backend == "arb" and not multiprecision:
+        raise ValueError('backend="arb" is multiprecision; drop multiprecision=False')
     stop = LossLevel.parse(log10_loss) if log10_loss is not None else None
     stop_time = TimeLevel.parse(t) if t is not None else None
-    integrator = _first_integrator(problem, rtol, multiprecision)
+    integrator = _first_integrator(problem, rtol, multiprecision, backend)
     sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
         integrator.sigma0.mid())
     loss_levels = ([LossLevel.parse(v) for v in checkpoints] if checkpoints is not None
@@ -134,7 +141,7 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         if (outcome in ("precision exhausted", "step too small") and multiprecision
                 and isinstance(integrator, Float64Integrator)):
             integrator = MultiprecisionIntegrator(
-                problem, rtol, [float(v) for v in integrator.y], integrator.ell, integrator.h,
+                problem, rtol, [float(v) for v in integrator.y], integrator.h,
                 integrator.sigma0, bits_for(integrator.amplification(), rtol))
             segments.append(integrator)
             continue
@@ -156,9 +163,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     )
 
 
-def _first_integrator(problem, rtol, multiprecision):
+def _first_integrator(problem, rtol, multiprecision, backend="auto"):
     """Float64 when the tolerance and the initial state allow it, else multiprecision."""
-    if rtol >= MIN_FLOAT64_RTOL:
+    if rtol >= MIN_FLOAT64_RTOL and backend == "auto":
         try:
             return Float64Integrator(problem, rtol)
         except FloatingPointError:
@@ -170,7 +177,7 @@ def _first_integrator(problem, rtol, multiprecision):
     bits = bits_for(1.0, rtol)
     n = problem.n_samples
     probe = MultiprecisionIntegrator.initial_sigma0(problem, bits)
-    return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), 0.0, FIRST_STEP, probe, bits)
+    return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), FIRST_STEP, probe, bits)
 
 
 def _stats(segments) -> dict:

@@ -15,7 +15,7 @@ midpoints: radii only ever measure the rounding of one evaluation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from flint import arb, arb_mat, ctx
@@ -68,6 +68,8 @@ class Evaluation:
     w: arb
     tau_hat: arb
     rate: arb
+    log_g: list  # log g_n (log p_n = log g_n - log_s)
+    f_tau: list  # the flow in the tau_hat clock: d y / d tau_hat = f * rate
 
 
 class ArbModel:
@@ -197,9 +199,18 @@ class ArbModel:
             rate = 1 / (1 + tau_hat)
             if clock:
                 rate = rate + r * q / (1 + sigma - self.sigma0)
-            f = [pi / rate for pi in p] + [(1 - theta * w) / rate]
+            f_tau = p + [1 - theta * w]
+            f = [a / rate for a in f_tau]
             return Evaluation(f, x, beta, jac1, jac2, margins, p, s, v, kvec, sigma, log_s, r, q,
-                              w, tau_hat, rate)
+                              w, tau_hat, rate, log_g, f_tau)
+
+    def with_theta(self, ev: Evaluation, theta: arb) -> Evaluation:
+        """``ev`` with the theta component of f recomputed for ``theta`` (nothing else in
+        an evaluation depends on theta)."""
+        with ctx.workprec(self.bits):
+            f_theta = 1 - theta * ev.w
+            return replace(ev, f=ev.f[: self.n] + [f_theta / ev.rate],
+                           f_tau=ev.f_tau[: self.n] + [f_theta])
 
     def kernel_matrix(self, jac1: list) -> arb_mat:
         """K_hat = X~ diag(beta') X~^T."""
@@ -208,8 +219,9 @@ class ArbModel:
                                               for a in row])
             return self.Xt * scaled
 
-    def jacobian(self, ev: Evaluation, theta: arb) -> arb_mat:
-        """Analytic Jacobian of dy/d ell (formulas: ``extprec.backends.float64.jacobian``)."""
+    def jacobian(self, ev: Evaluation, theta: arb, clock: bool = True) -> arb_mat:
+        """Analytic Jacobian of dy/d ell (formulas: ``extprec.backends.float64.jacobian``),
+        or of dy/d tau_hat with ``clock=False``."""
         n = self.n
         with ctx.workprec(self.bits):
             K = self.kernel_matrix(ev.jac1)
@@ -228,8 +240,6 @@ class ArbModel:
             def xmul(z):
                 return entries(self.Xt * column(z))
 
-            grad_q = [2 * a + b for a, b in zip(
-                kmul(vjp(kvec)), xmul([j2 * vi * vi for j2, vi in zip(ev.jac2, v)]))]
             ps = [a * b for a, b in zip(p, s)]
             k_ps = kmul(ps)
             v_ps = entries(self.XtT * column(ps))
@@ -237,14 +247,18 @@ class ArbModel:
                 vjp([si * kv for si, kv in zip(s, kvec)]), ps, s, kvec, vjp(k_ps))]
             grad_w = [a + b for a, b in zip(
                 kmul(inner), xmul([j2 * a * b for j2, a, b in zip(ev.jac2, v_ps, v)]))]
-            grad_r = [r * g for g in kmul([r * pi - psi for pi, psi in zip(p, ps)])]
-            base = -1 / (1 + ev.tau_hat) ** 2
-            grad_rate = [base + (q * gr + r * gq) / dnm - r * q * r * kv / dnm**2
-                         for gr, gq, kv in zip(grad_r, grad_q, kvec)]
+            if clock:
+                grad_q = [2 * a + b for a, b in zip(
+                    kmul(vjp(kvec)), xmul([j2 * vi * vi for j2, vi in zip(ev.jac2, v)]))]
+                grad_r = [r * g for g in kmul([r * pi - psi for pi, psi in zip(p, ps)])]
+                base = -1 / (1 + ev.tau_hat) ** 2
+                grad_rate = [base + (q * gr + r * gq) / dnm - r * q * r * kv / dnm**2
+                             for gr, gq, kv in zip(grad_r, grad_q, kvec)]
+                inv_rate, f = 1 / ev.rate, ev.f
+            else:
+                grad_rate, inv_rate, f = [arb(0)] * n, arb(1), ev.f_tau
             col = [sum(ps[j] * Kl[j][m] for j in range(n)) for m in range(n)]
             rows = []
-            inv_rate = 1 / ev.rate
-            f = ev.f
             for a in range(n + 1):
                 row = []
                 for m in range(n):

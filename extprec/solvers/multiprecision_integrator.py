@@ -40,7 +40,9 @@ class MultiprecisionIntegrator:
 
     backend = "arb"
 
-    def __init__(self, problem, rtol: float, y0, ell0, h0: float, sigma0, bits: int):
+    def __init__(self, problem, rtol: float, y0, h0: float, sigma0, bits: int):
+        """Start from ``y0`` (floats or arb) with a first step ``h0`` in the ell clock of
+        ``extprec.model`` (converted here to the tau_hat clock the solver integrates in)."""
         self.problem = problem
         self.rtol = float(rtol)
         self.n = problem.n_samples
@@ -49,8 +51,14 @@ class MultiprecisionIntegrator:
         self.n_steps = 0
         self.counters = np.zeros(5, dtype=np.int64)
         self.bits_used = []
-        self._start(bits, [arb_of_float(v) if isinstance(v, float) else v for v in y0],
-                    arb(ell0) if isinstance(ell0, float) else ell0, h0)
+        y0 = [arb_of_float(v) if isinstance(v, float) else v for v in y0]
+        with ctx.workprec(bits):
+            sigma0_arb = sigma0 if not isinstance(sigma0, float) else arb(sigma0)
+            ev0 = ArbModel(self.problem, bits, sigma0=sigma0_arb).evaluate(y0[: self.n],
+                                                                          y0[self.n])
+            tau0 = sum(y0[: self.n])
+            h_tau = float((arb(h0) / ev0.rate).mid())
+        self._start(bits, y0, tau0, h_tau)
 
     @staticmethod
     def initial_sigma0(problem, bits: int):
@@ -58,7 +66,12 @@ class MultiprecisionIntegrator:
         return ArbModel(problem, bits).sigma0
 
     def ell_now(self):
-        return self.solver.ell
+        return self.ell_of(self.solver.ev)
+
+    def ell_of(self, ev):
+        """The ell clock of ``extprec.model`` (a function of the state)."""
+        with ctx.workprec(self.model.bits):
+            return ev.tau_hat.log1p() + (ev.sigma - self.model.sigma0).log1p()
 
     def y_now(self):
         return self.solver.y
@@ -68,18 +81,18 @@ class MultiprecisionIntegrator:
     def precision_bits(self) -> int:
         return self.model.bits
 
-    def _start(self, bits, y, ell, h):
+    def _start(self, bits, y, tau, h):
         with ctx.workprec(bits):
             sigma0 = self.sigma0 if not isinstance(self.sigma0, float) else arb(self.sigma0)
         self.model = ArbModel(self.problem, bits, sigma0=sigma0)
-        self.solver = RadauSolver(self.model, y, ell, h, self.rtol)
+        self.solver = RadauSolver(self.model, y, tau, h, self.rtol)
         self.bits_used.append((self.sigma_of_current().str(6, radius=False), bits))
 
     def _raise_precision(self, amplification):
         old = self.solver
         self._accumulate(old)
         new_bits = max(bits_for(amplification, self.rtol), self.model.bits + HEADROOM_BITS)
-        self._start(new_bits, old.y, old.ell, old.h_abs)
+        self._start(new_bits, old.y, old.tau, old.h_abs)
 
     def _accumulate(self, solver):
         self.counters += np.array(solver.counters, dtype=np.int64)
@@ -137,12 +150,12 @@ class MultiprecisionIntegrator:
         return "max steps"
 
     def _slope(self, level, y):
-        """d(sigma)/d ell = r q / G, or d(log t)/d ell = 1/(theta G) (``extprec.model``)."""
+        """d(sigma)/d tau_hat = r q, or d(log t)/d tau_hat = 1/theta (``extprec.model``)."""
         ev = self._ev(y)
         with ctx.workprec(self.model.bits):
             if hasattr(level, "sigma_arb"):
-                return ev.r * ev.q / ev.rate
-            return 1 / (y[self.n] * ev.rate)
+                return ev.r * ev.q
+            return 1 / y[self.n]
 
     def land(self, level):
         """``(ell, y)`` on ``level``: bracket in the stored steps, locate on the dense output,
@@ -161,7 +174,7 @@ class MultiprecisionIntegrator:
                 return (value - target).mid()
 
             if excess_at(0.0) >= 0:
-                return step.ell, list(step.y)
+                return self.ell_of(self._ev(step.y)), list(step.y)
             lo, hi = 0.0, 1.0
             for _ in range(LANDING_BISECTION):  # on the dense output: cheap
                 mid = 0.5 * (lo + hi)
@@ -174,27 +187,27 @@ class MultiprecisionIntegrator:
             s = arb(hi)
             h = arb(step.h)
             for _ in range(LANDING_ITER):
-                y_land, ell_land = self._exact_step(step, s)
+                y_land = self._exact_step(step, s)
                 excess = (self._value(level, y_land) - target).mid()
                 if abs(excess) <= tol:
                     break
                 s = (s - excess / (self._slope(level, y_land) * h)).mid()
-            return ell_land, y_land
+            return self.ell_of(self._ev(y_land)), y_land
 
     def _exact_step(self, step: Step, s):
-        """State at ``step.ell + s step.h`` by Radau steps from the start of ``step``."""
+        """State at ``step.tau + s step.h`` by Radau steps from the start of ``step``."""
         with ctx.workprec(self.model.bits):
-            bound = step.ell + s * arb(step.h)
-        solver = RadauSolver(self.model, step.y, step.ell, float((s * arb(step.h)).mid()),
+            bound = step.tau + s * arb(step.h)
+        solver = RadauSolver(self.model, step.y, step.tau, float((s * arb(step.h)).mid()),
                              self.rtol)
         for _ in range(64):
-            if not solver.step(ell_bound=bound, predictor=step):
+            if not solver.step(tau_bound=bound, predictor=step):
                 raise RuntimeError("landing step failed")
             with ctx.workprec(self.model.bits):
-                if (solver.ell - bound).mid() >= 0:
+                if (solver.tau - bound).mid() >= 0:
                     break
         self._accumulate(solver)
-        return solver.y, solver.ell
+        return solver.y
 
     def _bracketing_step(self, level) -> int:
         with ctx.workprec(self.model.bits):

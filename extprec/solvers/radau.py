@@ -26,6 +26,14 @@ EPS64 = float(np.finfo(np.float64).eps)
 # largest relative error of a float64 iteration-matrix inverse accepted for the Newton
 # iteration (it then contracts by about this factor per iteration more slowly at most)
 FLOAT64_INVERSE_MAX_ERROR = 1e-4
+# slow-manifold predictor (RadauSolver._project): samples within PROJECTION_CUT of the
+# largest log p are matched to their extrapolated log p to PROJECTION_TOL
+PROJECTION_CUT = 30.0
+PROJECTION_TOL = 0.1
+PROJECTION_MAXITER = 16
+# Newton iterations per attempt: more than the float64 kernel's, because corrections are
+# measured on the softmax (sum_n p_n |d log p_n| / rtol), which starts far above the tolerance
+ARB_NEWTON_MAXITER = 20
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class RadauConstants:
     T: tuple  # 3x3, rows
     TI: tuple  # 3x3, rows
     P: tuple  # 3x3 dense-output coefficients, rows
+    A: tuple  # 3x3 Butcher matrix, rows
 
 
 @lru_cache(maxsize=16)
@@ -71,7 +80,8 @@ def radau_constants(bits: int) -> RadauConstants:
             mu_complex=acb(alpha.mid(), -beta.mid()),
             T=tuple(tuple(mid(T[i, j]) for j in range(3)) for i in range(3)),
             TI=tuple(tuple(mid(TI[i, j]) for j in range(3)) for i in range(3)),
-            P=tuple(tuple(mid(P[3 * i + j]) for j in range(3)) for i in range(3)))
+            P=tuple(tuple(mid(P[3 * i + j]) for j in range(3)) for i in range(3)),
+            A=tuple(tuple(mid(A[i, j]) for j in range(3)) for i in range(3)))
 
 
 def _eigvec(Ai, mu):
@@ -97,27 +107,28 @@ def _lin(coeffs, vectors):
 
 @dataclass
 class Step:
-    """An accepted step: start point, size and dense-output coefficients Q (y(ell + s h) =
+    """An accepted step: start point, size and dense-output coefficients Q (y(tau + s h) =
     y + sum_k Q[k] s^(k+1))."""
 
-    ell: arb
+    tau: arb  # tau_hat at the start
     h: float
     y: list
     Q: list  # three vectors
+    log_p: tuple = ()  # log p_n (float) at s = 0, c1, c2, 1: targets of the slow-manifold predictor
 
 
 class RadauSolver:
     """Adaptive Radau IIA on an :class:`~extprec.backends.multiprecision.ArbModel`."""
 
-    def __init__(self, model, y, ell, h, rtol, unit_roundoff=None,
-                 newton_maxiter=NEWTON_MAXITER):
+    def __init__(self, model, y, tau, h, rtol, unit_roundoff=None,
+                 newton_maxiter=ARB_NEWTON_MAXITER):
         self.model = model
         self.rtol = float(rtol)
         self.bits = model.bits
         self.k = radau_constants(model.bits)
         self.n = model.n
         self.y = list(y)
-        self.ell = ell
+        self.tau = tau
         self.h_abs = float(h)
         self.h_abs_old = None
         self.err_old = None
@@ -138,38 +149,39 @@ class RadauSolver:
 
     # -- helpers -------------------------------------------------------------------------------
     def _new_jacobian(self):
-        self.J = self.model.jacobian(self.ev, self.y[self.n])
+        self.J = self.model.jacobian(self.ev, self.y[self.n], clock=False)
         self.counters[1] += 1
         self.current_jac = True
 
     def _factorize(self, h):
-        """Inverses of the two iteration matrices. The simplified Newton iteration only
-        needs them approximately (its residuals are exact), so they are computed in float64
-        when the matrices are representable and well enough conditioned
+        """Inverses of the two iteration matrices of the nu block (theta is solved apart,
+        :meth:`_theta_stages`). The simplified Newton iteration only needs them
+        approximately (its residuals are exact), so they are computed in float64 when the
+        matrices are representable and well enough conditioned
         (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb otherwise."""
-        n1 = self.n + 1
-        if self._factorize_float64(h):
-            self.counters[2] += 1
-            return
-        with ctx.workprec(self.bits):
-            mr = self.k.mu_real / arb(h)
-            A = arb_mat(n1, n1)
-            for i in range(n1):
-                A[i, i] = mr
-            self.inv_real = (A - self.J).inv().mid()
-            mc = self.k.mu_complex / arb(h)
-            B = acb_mat(n1, n1)
-            for i in range(n1):
-                B[i, i] = mc
-            self.inv_cplx = (B - acb_mat(self.J)).inv().mid()
+        n = self.n
+        if not self._factorize_float64(h):
+            with ctx.workprec(self.bits):
+                J = arb_mat(n, n, [self.J[i, j] for i in range(n) for j in range(n)])
+                mr = self.k.mu_real / arb(h)
+                A = arb_mat(n, n)
+                for i in range(n):
+                    A[i, i] = mr
+                self.inv_real = (A - J).inv().mid()
+                mc = self.k.mu_complex / arb(h)
+                B = acb_mat(n, n)
+                for i in range(n):
+                    B[i, i] = mc
+                self.inv_cplx = (B - acb_mat(J)).inv().mid()
         self.counters[2] += 1
 
     def _factorize_float64(self, h) -> bool:
-        n1 = self.n + 1
-        J = np.array([float(a.mid()) for a in self.J.entries()]).reshape(n1, n1)
+        n = self.n
+        J = np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)])
         if not np.all(np.isfinite(J)):
             return False
-        eye = np.eye(n1)
+        J = J.reshape(n, n)
+        eye = np.eye(n)
         m_real = float(self.k.mu_real) / h * eye - J
         m_cplx = complex(float(self.k.mu_complex.real), float(self.k.mu_complex.imag)) / h * eye - J
         for m in (m_real, m_cplx):
@@ -178,19 +190,39 @@ class RadauSolver:
         inv_r = np.linalg.inv(m_real)
         inv_c = np.linalg.inv(m_cplx)
         with ctx.workprec(self.bits):
-            self.inv_real = arb_mat(n1, n1, [arb(float(v)) for v in inv_r.ravel()])
-            self.inv_cplx = acb_mat(n1, n1, [acb(float(v.real), float(v.imag))
-                                             for v in inv_c.ravel()])
+            self.inv_real = arb_mat(n, n, [arb(float(v)) for v in inv_r.ravel()])
+            self.inv_cplx = acb_mat(n, n, [acb(float(v.real), float(v.imag))
+                                           for v in inv_c.ravel()])
         return True
 
-    def _norm(self, vec, scale, jac1, beta_scale):
-        """max(RMS(vec/scale), max_i |beta'_i (X~^T vec)_i| / beta_scale) as a float."""
+    def _norm(self, vec, scale, ev_ref, beta_scale, softmax=False):
+        """Size of a nu correction in units of the tolerance, as a float: the largest of
+        RMS(vec/scale), max_i |beta'_i (X~^T vec)_i| / beta_scale and, with ``softmax``,
+        sum_n p_n |d log p_n| / rtol (theta, hence log t, inherits the error of p)."""
         rms = math.sqrt(sum(float((v / s).mid()) ** 2 for v, s in zip(vec, scale)) / len(vec))
         if beta_scale == 0:
             return rms
         dx = entries(self.model.XtT * column(vec[: self.n]))
-        db = max(abs(j * a) for j, a in zip(jac1, dx))
-        return max(rms, float((db / beta_scale).mid()))
+        db = [j * a for j, a in zip(ev_ref.jac1, dx)]
+        out = max(rms, float((max(abs(a) for a in db) / beta_scale).mid()))
+        if softmax:
+            dlog_g = [-si * dm for si, dm in zip(ev_ref.s, entries(self.model.Xt * column(db)))]
+            mean = sum(pi * a for pi, a in zip(ev_ref.p, dlog_g))
+            spread = sum(pi * abs(a - mean) for pi, a in zip(ev_ref.p, dlog_g))
+            out = max(out, float((spread / self.rtol).mid()))
+        return out
+
+    def _theta_stages(self, y, h, evs):
+        """theta at the three stages given the nu stages: the collocation equations of
+        d theta / d tau_hat = 1 - theta w are linear in theta (``extprec.model``), so they
+        are solved exactly (a 3x3 system) instead of by the Newton iteration, where the
+        stiffness of w (it follows the margins) would set the convergence."""
+        k, n = self.k, self.n
+        hh = arb(h)
+        M = arb_mat(3, 3, [(1 if i == j else 0) + hh * k.A[i][j] * evs[j].w
+                           for i in range(3) for j in range(3)])
+        rhs = arb_mat(3, 1, [y[n] + hh * sum(k.A[i]) for i in range(3)])
+        return [(a - y[n]).mid() for a in M.solve(rhs).entries()]
 
     def _evaluate(self, y):
         ev = self.model.evaluate(y[: self.n], y[self.n])
@@ -198,18 +230,20 @@ class RadauSolver:
         return ev
 
     # -- one step ------------------------------------------------------------------------------
-    def step(self, ell_bound=None, fixed_step=0.0, predictor=None):
+    def step(self, tau_bound=None, fixed_step=0.0, predictor=None):
         """Take one accepted step (scipy's Radau._step_impl); returns False when the step
         size falls below the spacing of the working precision.
 
-        ``predictor``, if given, is a dense output (a :class:`Step`) covering the step, used
-        as the initial guess of the stages instead of the extrapolated previous step.
+        The Newton iteration runs on the nu stages only; theta follows exactly from them
+        (:meth:`_theta_stages`). ``predictor``, if given, is a dense output (a :class:`Step`)
+        covering the step, used as the initial guess of the stages instead of the
+        extrapolated previous step.
         """
         k, n, rtol = self.k, self.n, self.rtol
         y, ev0 = self.y, self.ev
         with ctx.workprec(self.bits):
-            ell_mag = max(1.0, abs(float(self.ell.mid())))
-            min_step = 10 * ell_mag * 2.0**-self.bits
+            tau_mag = max(1.0, abs(float(self.tau.mid())))
+            min_step = 10 * tau_mag * 2.0**-self.bits
             # theta carries log t: its relative error is the absolute error of log t
             theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
@@ -220,40 +254,29 @@ class RadauSolver:
                 if h_abs < min_step:
                     return False
                 h = h_abs
-                if ell_bound is not None and float((self.ell + h - ell_bound).mid()) > 0:
-                    h = float((ell_bound - self.ell).mid())
+                if tau_bound is not None and float((self.tau + h - tau_bound).mid()) > 0:
+                    h = float((tau_bound - self.tau).mid())
                     h_abs = h
-                scale = [rtol * (1 + abs(a)) for a in y]
-                # theta is controlled relatively; at 0 its first increment sets the scale
-                scale[n] = theta_tol * (abs(y[n]) if y[n] > 0 else h * abs(ev0.f[n])) \
-                    + arb(2) ** -1000
+                scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z = self._predict(h, predictor)
                 converged, n_iter, rate = False, 0, 0.0
-                jac_at_end = False
                 while True:
                     if self.inv_real is None:
                         self._factorize(h)
-                    converged, n_iter, Z_iter, rate = self._newton(y, h, Z, scale, ev0.jac1,
+                    converged, n_iter, Z_iter, rate = self._newton(y, h, Z, scale, ev0,
                                                                    beta_scale, fixed_step > 0)
                     if converged:
                         Z = Z_iter
                         break
-                    if self.current_jac and jac_at_end:
-                        break
                     if self.current_jac:
-                        # the stiffness grows along the step (eigenvalues ~ -sigma): retry
-                        # once with the Jacobian at the end point of the last iterate
-                        ev_end = self._evaluate([(a + b).mid() for a, b in zip(y, Z_iter[2])])
-                        if ev_end is None:
-                            break
-                        self.J = self.model.jacobian(ev_end, (y[n] + Z_iter[2][n]).mid())
-                        self.counters[1] += 1
-                        jac_at_end = True
-                        Z = Z_iter
-                    else:
-                        self.ev = ev0
-                        self._new_jacobian()
+                        break
+                    self._new_jacobian()
                     self.inv_real = None
+                stage_evs = None
+                if converged:
+                    stage_evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)])
+                                 for z in Z]
+                    converged = all(e is not None for e in stage_evs)
                 if not converged:
                     if fixed_step > 0:
                         return False
@@ -261,22 +284,21 @@ class RadauSolver:
                     self.inv_real = None
                     self.counters[3] += 1
                     continue
+                theta = self._theta_stages(y, h, stage_evs)
+                Z = [z[:n] + [t] for z, t in zip(Z, theta)]
                 y_new = [(a + b).mid() for a, b in zip(y, Z[2])]
                 ze = [val / arb(h) for val in _lin(k.e, Z)]
-                rhs = [a + b for a, b in zip(ev0.f, ze)]
-                error = entries(self.inv_real * column(rhs))
-                scale = [rtol * (1 + max(abs(a), abs(b))) for a, b in zip(y, y_new)]
-                scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + arb(2) ** -1000
-                err = self._norm(error, scale, ev0.jac1, beta_scale)
-                if not y_new[n] > 0:  # t S / c is positive: a step that says otherwise is wrong
+                scale = [rtol * (1 + max(abs(a), abs(b))) for a, b in zip(y[:n], y_new[:n])]
+                theta_scale = theta_tol * max(abs(y[n]), abs(y_new[n])) + arb(2) ** -1000
+                err = self._error(ev0.f_tau, ze, h, scale, theta_scale, ev0, beta_scale)
+                if not all(y[n] + t > 0 for t in theta):  # t S / c is positive
                     err = math.inf
                 safety = 0.9 * (2 * self.newton_maxiter + 1) / (2 * self.newton_maxiter + n_iter)
-                if rejected and err > 1:
+                if rejected and math.isfinite(err) and err > 1:
+                    error = self._error_vector(ev0.f_tau, ze, h)
                     ev_t = self._evaluate([a + b for a, b in zip(y, error)])
                     if ev_t is not None:
-                        error = entries(self.inv_real * column(
-                            [a + b for a, b in zip(ev_t.f, ze)]))
-                        err = self._norm(error, scale, ev0.jac1, beta_scale)
+                        err = self._error(ev_t.f_tau, ze, h, scale, theta_scale, ev0, beta_scale)
                 if err > 1 and fixed_step <= 0:
                     factor = self._predict_factor(h_abs, err)
                     h_abs *= max(MIN_FACTOR, safety * factor)
@@ -284,14 +306,12 @@ class RadauSolver:
                     rejected = True
                     self.counters[4] += 1
                     continue
-                ev_new = self._evaluate(y_new)
-                if ev_new is None:
-                    h_abs *= 0.5
-                    self.inv_real = None
-                    continue
+                # the last node is the end point; the stages were evaluated with theta_0
+                ev_new = self.model.with_theta(stage_evs[2], y_new[n])
                 break
             Q = _lin_rows(k.P, Z)
-            self.last_step = Step(self.ell, h, list(y), Q)
+            log_p = tuple(_log_p(e) for e in (ev0, *stage_evs))
+            self.last_step = Step(self.tau, h, list(y), Q, log_p)
             recompute_jac = n_iter > 2 and rate > 1e-3
             factor = min(MAX_FACTOR, safety * self._predict_factor(h_abs, err))
             if not recompute_jac and factor < 1.2:
@@ -301,7 +321,7 @@ class RadauSolver:
             self.h_abs_old = h_abs
             self.err_old = err
             self.y = y_new
-            self.ell = self.ell + arb(h)
+            self.tau = self.tau + arb(h)
             self.h_abs = fixed_step if fixed_step > 0 else h_abs * factor
             self.ev = ev_new
             if recompute_jac:
@@ -310,25 +330,100 @@ class RadauSolver:
                 self.current_jac = False
             return True
 
+    def _error_vector(self, f, ze, h):
+        """Radau's embedded error estimate (I/(h gamma) - J)^-1 (f + ZE/h) (scaled as in
+        scipy), by blocks: J is block lower triangular (nu does not depend on theta)."""
+        n = self.n
+        rhs = [a + b for a, b in zip(f, ze)]
+        err_nu = entries(self.inv_real * column(rhs[:n]))
+        J = self.J
+        coupling = sum(J[n, j] * e for j, e in enumerate(err_nu))
+        err_theta = (rhs[n] + coupling) / (self.k.mu_real / arb(h) - J[n, n])
+        return err_nu + [err_theta]
+
+    def _error(self, f, ze, h, scale, theta_scale, ev_ref, beta_scale):
+        error = self._error_vector(f, ze, h)
+        return max(self._norm(error[: self.n], scale, ev_ref, beta_scale),
+                   abs(float((error[self.n] / theta_scale).mid())))
+
     def _predict(self, h, dense_output=None):
         """Stage predictor from a dense output (default: the previous step; zero on the first
-        step)."""
+        step), moved onto the slow manifold (:meth:`_project`)."""
         last = dense_output or self.last_step
         if last is None:
             return [[arb(0)] * (self.n + 1) for _ in range(3)]
         out = []
-        for ci in self.k.c:
-            s = ((self.ell + ci * h - last.ell) / last.h)
+        nodes = [s for s in self._stage_nodes(last, h)]
+        for s in nodes:
             val = _dense(last, s)
             out.append([(a - b).mid() for a, b in zip(val, self.y)])
+        if last.log_p:
+            for i, ci in enumerate(self.k.c):
+                out[i] = self._project(out[i], last.log_p[3], ci * arb(h))
         return out
 
-    def _newton(self, y, h, Z, scale, jac1, beta_scale, fixed):
-        """Simplified Newton iteration on the transformed collocation system."""
-        k = self.k
+    def _stage_nodes(self, last, h):
+        return [(self.tau + ci * h - last.tau) / last.h for ci in self.k.c]
+
+    def _project(self, z, targets, tau_increment):
+        """Move a stage guess ``y + z`` onto the slow manifold (theory.md s.4).
+
+        The stiff directions make the stage equations solvable by Newton's method only from
+        guesses whose margins are right to about one unit, while a polynomial extrapolation
+        of nu is off by about sigma h^4 in the margins. The log-probabilities log p_n, by
+        contrast, are of order one on the support and vary slowly, so they are carried over
+        from the last accepted point instead; and the collocation solution has
+        sum(nu) = tau_hat exactly (sum p = 1), which fixes the common level of the
+        margins. The nu of the samples near the support are corrected until both hold
+        (Gauss-Newton on the margins: minimum-norm steps in float64 on exactly computed
+        residuals).
+        """
+        n, model = self.n, self.model
+        y = [(a + b).mid() for a, b in zip(self.y, z)]
+        top = max(range(n), key=lambda j: targets[j])
+        rel_target = [max(t - targets[top], -PROJECTION_CUT) for t in targets]
+        X = model.problem.signed_X
+        with ctx.workprec(self.bits):
+            tau_target = sum(self.y[:n]) + tau_increment
+            for _ in range(PROJECTION_MAXITER):
+                ev = self._evaluate(y)
+                if ev is None:
+                    break
+                rel = [float((a - ev.log_g[top]).mid()) for a in ev.log_g]
+                support = [j for j in range(n)
+                           if rel_target[j] > -PROJECTION_CUT or rel[j] > -PROJECTION_CUT]
+                rows = [j for j in support if j != top]
+                residual = [rel[j] - rel_target[j] for j in rows]
+                tau_residual = sum(y[:n]) - tau_target
+                if (max((abs(r) for r in residual), default=0.0) < PROJECTION_TOL
+                        and abs(float((tau_residual / tau_target).mid())) < self.rtol):
+                    break
+                jmax = max(ev.jac1, key=lambda a: abs(a.mid()))
+                jac = np.array([float((a / jmax).mid()) for a in ev.jac1])
+                s_w = np.array([float(a.mid()) for a in ev.s])
+                K = (X[[top] + rows] * jac) @ X[support].T  # rows of K_hat on the support
+                A = -(s_w[rows, None] * K[1:] - s_w[top] * K[0])
+                b = [float((arb(r) / jmax).mid()) for r in residual]
+                # sum(nu) = tau_hat, scaled like the margin rows
+                row_scale = max(float(np.max(np.abs(A))) if A.size else 1.0, 1e-300)
+                A = np.vstack([A, np.full(len(support), row_scale)])
+                b.append(float((tau_residual * row_scale).mid()))
+                step, *_ = np.linalg.lstsq(A, -np.array(b), rcond=1e-13)
+                if not np.all(np.isfinite(step)):
+                    break
+                for j, dj in zip(support, step):
+                    y[j] = (y[j] + arb(float(dj))).mid()
+        return [(a - b).mid() for a, b in zip(y, self.y)]
+
+    def _newton(self, y, h, Z, scale, ev_ref, beta_scale, fixed):
+        """Simplified Newton iteration on the transformed collocation system of the nu
+        stages (theta is solved afterwards); corrections are measured with the softmax
+        term of :meth:`_norm` since log t inherits the error of p."""
+        k, n = self.k, self.n
         TI, T = k.TI, k.T
         max_iter = 60 if fixed else self.newton_maxiter
-        W = [_lin(TI[i], Z) for i in range(3)]
+        Zn = [z[:n] for z in Z]
+        W = [_lin(TI[i], Zn) for i in range(3)]
         mr = k.mu_real / arb(h)
         mc = k.mu_complex / arb(h)
         dw_norm_old = None
@@ -338,10 +433,10 @@ class RadauSolver:
             n_iter = it + 1
             F = []
             for i in range(3):
-                ev = self._evaluate([a + b for a, b in zip(y, Z[i])])
+                ev = self._evaluate([a + b for a, b in zip(y, Zn[i])] + [y[n]])
                 if ev is None:
                     return False, n_iter, Z, rate
-                F.append(ev.f)
+                F.append(ev.f_tau[:n])
             f_real = [a - mr * b for a, b in zip(_lin(TI[0], F), W[0])]
             fc_re = _lin(TI[1], F)
             fc_im = _lin(TI[2], F)
@@ -350,9 +445,8 @@ class RadauSolver:
             dw_c = entries(self.inv_cplx * acb_mat(len(f_cplx), 1, f_cplx))
             dw_c_re = [a.real.mid() for a in dw_c]
             dw_c_im = [a.imag.mid() for a in dw_c]
-            dw_norm = max(self._norm(dw_r, scale, jac1, beta_scale),
-                          self._norm(dw_c_re, scale, jac1, beta_scale),
-                          self._norm(dw_c_im, scale, jac1, beta_scale))
+            dw_norm = max(self._norm(v, scale, ev_ref, beta_scale, softmax=True)
+                          for v in (dw_r, dw_c_re, dw_c_im))
             if dw_norm_old is not None:
                 rate = dw_norm / dw_norm_old
                 if rate >= 1 or rate ** (max_iter - it) / (1 - rate) * dw_norm > self.newton_tol:
@@ -360,7 +454,8 @@ class RadauSolver:
             W = [[(a + b).mid() for a, b in zip(W[0], dw_r)],
                  [(a + b).mid() for a, b in zip(W[1], dw_c_re)],
                  [(a + b).mid() for a, b in zip(W[2], dw_c_im)]]
-            Z = [_lin(T[i], W) for i in range(3)]
+            Zn = [_lin(T[i], W) for i in range(3)]
+            Z = [zn + [z[n]] for zn, z in zip(Zn, Z)]
             if dw_norm == 0 or (dw_norm_old is not None
                                 and rate / (1 - rate) * dw_norm < self.newton_tol):
                 return True, n_iter, Z, rate
@@ -386,8 +481,13 @@ def _lin_rows(P, Z):
     return [_lin([P[i][kk] for i in range(3)], Z) for kk in range(3)]
 
 
+def _log_p(ev):
+    """log p_n = log g_n - log S as floats (order one on the support)."""
+    return [float((a - ev.log_s).mid()) for a in ev.log_g]
+
+
 def _dense(step: Step, s):
-    """y(ell + s h) on the step's collocation polynomial."""
+    """y(tau + s h) on the step's collocation polynomial."""
     s2 = s * s
     s3 = s2 * s
     return [y + s * q0 + s2 * q1 + s3 * q2
