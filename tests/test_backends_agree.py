@@ -7,7 +7,6 @@ they agree to within 100 float64 tolerances in the normalized predictor, the mar
 log10 t (global errors stay within about 10 rtol, tests/test_convergence_order.py).
 """
 
-import mpmath
 import pytest
 
 import extprec

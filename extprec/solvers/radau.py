@@ -1,13 +1,24 @@
 """Radau IIA (order 5) written once against the multiprecision backend.
 
-The same method, step-size controller, error norm, Newton iteration and dense output as
-the float64 Numba kernel (``extprec.solvers.radau_float64``, where the references are), with
-every constant rebuilt from exact expressions at the working precision: the nodes and the
-error and interpolation coefficients are polynomials in sqrt(6); the transformation T
-diagonalizing the inverse of the Butcher matrix is computed from its eigenvectors. Vectors
-are Python lists of ``arb``; the two iteration matrices are inverted once per factorization
-event, so each Newton iteration costs one matrix-vector product each.
-"""
+The method, step-size controller, error estimate and dense output of the float64 Numba
+kernel (``extprec.solvers.radau_float64``, where the references are), with every constant
+rebuilt from exact expressions at the working precision (nodes, error and interpolation
+coefficients are polynomials in sqrt(6); the transformation T diagonalizing the inverse of
+the Butcher matrix comes from its eigenvectors). Vectors are Python lists of ``arb``.
+
+Where multiprecision runs (sigma beyond about 1e9, theory.md s.4) the stiffness is extreme,
+and three things differ from the float64 kernel, each because measurement showed the
+simplified Newton iteration failing without it:
+
+* the independent variable is tau_hat = sum(nu_hat), not the ell clock: the rate of ell
+  depends on p, i.e. on the stiff margin differences, and the iteration matrix then couples
+  every component to them with weight sigma;
+* theta (log t) is not part of the Newton iteration: its collocation equations are linear
+  once the nu stages are known and are solved exactly (:meth:`RadauSolver._theta_stages`);
+* stage guesses are moved onto the slow manifold before the iteration
+  (:meth:`RadauSolver._project`), and Newton corrections are measured on the softmax too,
+  since log t inherits the error of p.
+""""""
 
 from __future__ import annotations
 
@@ -19,7 +30,7 @@ import numpy as np
 from flint import acb, acb_mat, arb, arb_mat, ctx
 
 from ..backends.multiprecision import column, entries
-from .radau_float64 import MAX_FACTOR, MIN_FACTOR, NEWTON_MAXITER
+from .radau_float64 import MAX_FACTOR, MIN_FACTOR
 
 
 EPS64 = float(np.finfo(np.float64).eps)
