@@ -18,7 +18,7 @@ simplified Newton iteration failing without it:
 * stage guesses are moved onto the slow manifold before the iteration
   (:meth:`RadauSolver._project`), and Newton corrections are measured on the softmax too,
   since log t inherits the error of p.
-""""""
+"""
 
 from __future__ import annotations
 
