@@ -270,6 +270,16 @@ class RadauSolver:
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z = self._predict(h, predictor)
+                # simplified Newton contracts by about the relative change of the Jacobian
+                # between where it was evaluated and the stages; the stiffness grows like
+                # sigma along the step, so it is evaluated at the middle stage guess
+                if fixed_step <= 0:
+                    ev_mid = self._evaluate([(a + b).mid() for a, b in zip(y, Z[1])])
+                    if ev_mid is not None:
+                        self.J = self.model.jacobian(ev_mid, (y[n] + Z[1][n]).mid(), clock=False)
+                        self.counters[1] += 1
+                        self.current_jac = True
+                        self.inv_real = None
                 converged, n_iter, rate = False, 0, 0.0
                 while True:
                     if self.inv_real is None:
