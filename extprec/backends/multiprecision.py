@@ -69,7 +69,6 @@ class Evaluation:
     tau_hat: arb
     rate: arb
     log_g: list  # log g_n (log p_n = log g_n - log_s)
-    f_tau: list  # the flow in the tau_hat clock: d y / d tau_hat = f * rate
 
 
 class ArbModel:
@@ -199,18 +198,15 @@ class ArbModel:
             rate = 1 / (1 + tau_hat)
             if clock:
                 rate = rate + r * q / (1 + sigma - self.sigma0)
-            f_tau = p + [1 - theta * w]
-            f = [a / rate for a in f_tau]
+            f = p + [1 - theta * w]
             return Evaluation(f, x, beta, jac1, jac2, margins, p, s, v, kvec, sigma, log_s, r, q,
-                              w, tau_hat, rate, log_g, f_tau)
+                              w, tau_hat, rate, log_g)
 
     def with_theta(self, ev: Evaluation, theta: arb) -> Evaluation:
         """``ev`` with the theta component of f recomputed for ``theta`` (nothing else in
         an evaluation depends on theta)."""
         with ctx.workprec(self.bits):
-            f_theta = 1 - theta * ev.w
-            return replace(ev, f=ev.f[: self.n] + [f_theta / ev.rate],
-                           f_tau=ev.f_tau[: self.n] + [f_theta])
+            return replace(ev, f=ev.f[: self.n] + [1 - theta * ev.w])
 
     def kernel_matrix(self, jac1: list) -> arb_mat:
         """K_hat = X~ diag(beta') X~^T."""
@@ -219,56 +215,33 @@ class ArbModel:
                                               for a in row])
             return self.Xt * scaled
 
-    def jacobian(self, ev: Evaluation, theta: arb, clock: bool = True) -> arb_mat:
-        """Analytic Jacobian of dy/d ell (formulas: ``extprec.backends.float64.jacobian``),
-        or of dy/d tau_hat with ``clock=False``."""
+    def jacobian(self, ev: Evaluation, theta: arb) -> arb_mat:
+        """Analytic Jacobian of dy/d tau_hat = f (the float64 kernel's
+        ``extprec.backends.float64.jacobian`` without the ell-clock rate terms):
+        d p / d nu_hat = -(diag(p s) - p (p s)^T) K_hat and d(1 - theta w)/d y."""
         n = self.n
         with ctx.workprec(self.bits):
             K = self.kernel_matrix(ev.jac1)
             Kl = K.tolist()
-            p, s, kvec, v = ev.p, ev.s, ev.kvec, ev.v
-            r, q, w = ev.r, ev.q, ev.w
-            dnm = 1 + ev.sigma - self.sigma0
+            p, s, kvec, v, w = ev.p, ev.s, ev.kvec, ev.v, ev.w
 
             def vjp(z):
                 pz = sum(a * b for a, b in zip(p, z))
                 return [-si * (pi * zi - pi * pz) for si, pi, zi in zip(s, p, z)]
 
-            def kmul(z):
-                return entries(K * column(z))
-
-            def xmul(z):
-                return entries(self.Xt * column(z))
-
             ps = [a * b for a, b in zip(p, s)]
-            k_ps = kmul(ps)
+            k_ps = entries(K * column(ps))
             v_ps = entries(self.XtT * column(ps))
             inner = [a + b * (1 - si) * kv + c for a, b, si, kv, c in zip(
                 vjp([si * kv for si, kv in zip(s, kvec)]), ps, s, kvec, vjp(k_ps))]
             grad_w = [a + b for a, b in zip(
-                kmul(inner), xmul([j2 * a * b for j2, a, b in zip(ev.jac2, v_ps, v)]))]
-            if clock:
-                grad_q = [2 * a + b for a, b in zip(
-                    kmul(vjp(kvec)), xmul([j2 * vi * vi for j2, vi in zip(ev.jac2, v)]))]
-                grad_r = [r * g for g in kmul([r * pi - psi for pi, psi in zip(p, ps)])]
-                base = -1 / (1 + ev.tau_hat) ** 2
-                grad_rate = [base + (q * gr + r * gq) / dnm - r * q * r * kv / dnm**2
-                             for gr, gq, kv in zip(grad_r, grad_q, kvec)]
-                inv_rate, f = 1 / ev.rate, ev.f
-            else:
-                grad_rate, inv_rate, f = [arb(0)] * n, arb(1), ev.f_tau
+                entries(K * column(inner)),
+                entries(self.Xt * column([j2 * a * b for j2, a, b in zip(ev.jac2, v_ps, v)])))]
             col = [sum(ps[j] * Kl[j][m] for j in range(n)) for m in range(n)]
             rows = []
-            for a in range(n + 1):
-                row = []
-                for m in range(n):
-                    if a < n:
-                        val = -ps[a] * Kl[a][m] + p[a] * col[m]
-                    else:
-                        val = -theta * grad_w[m]
-                    row.append((val - f[a] * grad_rate[m]) * inv_rate)
-                row.append(-w * inv_rate if a == n else arb(0))
-                rows.extend(row)
+            for a in range(n):
+                rows.extend([-ps[a] * Kl[a][m] + p[a] * col[m] for m in range(n)] + [arb(0)])
+            rows.extend([-theta * g for g in grad_w] + [-w])
             return arb_mat(n + 1, n + 1, rows).mid()
 
     def resolution(self, nu_hat: list, ev: Evaluation) -> float:

@@ -53,12 +53,11 @@ class MultiprecisionIntegrator:
         self.bits_used = []
         y0 = [arb_of_float(v) if isinstance(v, float) else v for v in y0]
         with ctx.workprec(bits):
-            sigma0_arb = sigma0 if not isinstance(sigma0, float) else arb(sigma0)
-            ev0 = ArbModel(self.problem, bits, sigma0=sigma0_arb).evaluate(y0[: self.n],
-                                                                          y0[self.n])
             tau0 = sum(y0[: self.n])
-            h_tau = float((arb(h0) / ev0.rate).mid())
-        self._start(bits, y0, tau0, h_tau)
+        self._start(bits, y0, tau0, h0)
+        # d tau_hat = d ell / rate, at the start point
+        with ctx.workprec(bits):
+            self.solver.h_abs = float((arb(h0) / self.solver.ev.rate).mid())
 
     @staticmethod
     def initial_sigma0(problem, bits: int):

@@ -125,14 +125,12 @@ class Step:
     h: float
     y: list
     Q: list  # three vectors
-    log_p: tuple = ()  # log p_n (float) at s = 0, c1, c2, 1: targets of the slow-manifold predictor
 
 
 class RadauSolver:
     """Adaptive Radau IIA on an :class:`~extprec.backends.multiprecision.ArbModel`."""
 
-    def __init__(self, model, y, tau, h, rtol, unit_roundoff=None,
-                 newton_maxiter=ARB_NEWTON_MAXITER):
+    def __init__(self, model, y, tau, h, rtol):
         self.model = model
         self.rtol = float(rtol)
         self.bits = model.bits
@@ -143,27 +141,16 @@ class RadauSolver:
         self.h_abs = float(h)
         self.h_abs_old = None
         self.err_old = None
-        # scipy's Newton tolerance; ``unit_roundoff`` defaults to that of the working precision
-        # (pass 2**-52 to reproduce the float64 kernel step for step)
-        u = 2.0**-model.bits if unit_roundoff is None else unit_roundoff
-        self.newton_maxiter = newton_maxiter
-        self.newton_tol = max(10 * u / self.rtol, min(0.03, self.rtol**0.5))
+        # scipy's Newton tolerance at the unit roundoff of the working precision
+        self.newton_tol = max(10 * 2.0**-model.bits / self.rtol, min(0.03, self.rtol**0.5))
         self.counters = [0, 0, 0, 0, 0]  # f, jac, factorizations, newton failures, rejections
         self.ev = model.evaluate(self.y[: self.n], self.y[self.n])
         if self.ev is None:
             raise FloatingPointError("state outside the domain of the model")
         self.counters[0] += 1
-        self._new_jacobian()
-        self.inv_real = None
-        self.inv_cplx = None
         self.last_step = None
 
     # -- helpers -------------------------------------------------------------------------------
-    def _new_jacobian(self):
-        self.J = self.model.jacobian(self.ev, self.y[self.n], clock=False)
-        self.counters[1] += 1
-        self.current_jac = True
-
     def _factorize(self, h):
         """Inverses of the two iteration matrices of the nu block (theta is solved apart,
         :meth:`_theta_stages`). The simplified Newton iteration only needs them
@@ -241,7 +228,7 @@ class RadauSolver:
         return ev
 
     # -- one step ------------------------------------------------------------------------------
-    def step(self, tau_bound=None, fixed_step=0.0, predictor=None):
+    def step(self, tau_bound=None, predictor=None):
         """Take one accepted step (scipy's Radau._step_impl); returns False when the step
         size falls below the spacing of the working precision.
 
@@ -259,7 +246,7 @@ class RadauSolver:
             theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
                                  + max(j * (1 + abs(xi)) for j, xi in zip(ev0.jac1, ev0.x)))
-            h_abs = fixed_step if fixed_step > 0 else self.h_abs
+            h_abs = self.h_abs
             rejected = False
             while True:
                 if h_abs < min_step:
@@ -270,39 +257,15 @@ class RadauSolver:
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z = self._predict(h, predictor)
-                # simplified Newton contracts by about the relative change of the Jacobian
-                # between where it was evaluated and the stages; the stiffness grows like
-                # sigma along the step, so it is evaluated at the middle stage guess
-                if fixed_step <= 0:
-                    ev_mid = self._evaluate([(a + b).mid() for a, b in zip(y, Z[1])])
-                    if ev_mid is not None:
-                        self.J = self.model.jacobian(ev_mid, (y[n] + Z[1][n]).mid(), clock=False)
-                        self.counters[1] += 1
-                        self.current_jac = True
-                        self.inv_real = None
-                converged, n_iter, rate = False, 0, 0.0
-                while True:
-                    if self.inv_real is None:
-                        self._factorize(h)
-                    converged, n_iter, Z_iter, rate = self._newton(y, h, Z, scale, ev0,
-                                                                   beta_scale, fixed_step > 0)
-                    if converged:
-                        Z = Z_iter
-                        break
-                    if self.current_jac:
-                        break
-                    self._new_jacobian()
-                    self.inv_real = None
+                self._factorize_at(y, Z[1], h)
+                converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale)
                 stage_evs = None
                 if converged:
                     stage_evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)])
                                  for z in Z]
                     converged = all(e is not None for e in stage_evs)
                 if not converged:
-                    if fixed_step > 0:
-                        return False
                     h_abs *= 0.5
-                    self.inv_real = None
                     self.counters[3] += 1
                     continue
                 theta = self._theta_stages(y, h, stage_evs)
@@ -311,45 +274,48 @@ class RadauSolver:
                 ze = [val / arb(h) for val in _lin(k.e, Z)]
                 scale = [rtol * (1 + max(abs(a), abs(b))) for a, b in zip(y[:n], y_new[:n])]
                 theta_scale = theta_tol * max(abs(y[n]), abs(y_new[n])) + arb(2) ** -1000
-                err = self._error(ev0.f_tau, ze, h, scale, theta_scale, ev0, beta_scale)
+                err = self._error(ev0.f, ze, h, scale, theta_scale, ev0, beta_scale)
                 if not all(y[n] + t > 0 for t in theta):  # t S / c is positive
                     err = math.inf
-                safety = 0.9 * (2 * self.newton_maxiter + 1) / (2 * self.newton_maxiter + n_iter)
+                safety = 0.9 * (2 * ARB_NEWTON_MAXITER + 1) / (2 * ARB_NEWTON_MAXITER + n_iter)
                 if rejected and math.isfinite(err) and err > 1:
-                    error = self._error_vector(ev0.f_tau, ze, h)
+                    error = self._error_vector(ev0.f, ze, h)
                     ev_t = self._evaluate([a + b for a, b in zip(y, error)])
                     if ev_t is not None:
-                        err = self._error(ev_t.f_tau, ze, h, scale, theta_scale, ev0, beta_scale)
-                if err > 1 and fixed_step <= 0:
+                        err = self._error(ev_t.f, ze, h, scale, theta_scale, ev0, beta_scale)
+                if err > 1:
                     factor = self._predict_factor(h_abs, err)
                     h_abs *= max(MIN_FACTOR, safety * factor)
-                    self.inv_real = None
                     rejected = True
                     self.counters[4] += 1
                     continue
                 # the last node is the end point; the stages were evaluated with theta_0
                 ev_new = self.model.with_theta(stage_evs[2], y_new[n])
                 break
-            Q = _lin_rows(k.P, Z)
-            log_p = tuple(_log_p(e) for e in (ev0, *stage_evs))
-            self.last_step = Step(self.tau, h, list(y), Q, log_p)
-            recompute_jac = n_iter > 2 and rate > 1e-3
+            self.last_step = Step(self.tau, h, list(y), _lin_rows(k.P, Z))
             factor = min(MAX_FACTOR, safety * self._predict_factor(h_abs, err))
-            if not recompute_jac and factor < 1.2:
-                factor = 1.0
-            else:
-                self.inv_real = None
             self.h_abs_old = h_abs
             self.err_old = err
             self.y = y_new
             self.tau = self.tau + arb(h)
-            self.h_abs = fixed_step if fixed_step > 0 else h_abs * factor
+            self.h_abs = h_abs * factor
             self.ev = ev_new
-            if recompute_jac:
-                self._new_jacobian()
-            else:
-                self.current_jac = False
             return True
+
+    def _factorize_at(self, y, z_mid, h):
+        """Jacobian and iteration-matrix inverses for one attempt. Simplified Newton
+        contracts by about the relative change of the Jacobian between where it was
+        evaluated and the stages; the stiffness grows like sigma along the step, so the
+        Jacobian is taken at the middle stage guess (at the start if that is outside the
+        domain). The guess changes with every attempt, so nothing is reused across them."""
+        n = self.n
+        y_mid = [(a + b).mid() for a, b in zip(y, z_mid)]
+        ev_mid = self._evaluate(y_mid)
+        if ev_mid is None:
+            ev_mid, y_mid = self.ev, y
+        self.J = self.model.jacobian(ev_mid, y_mid[n])
+        self.counters[1] += 1
+        self._factorize(h)
 
     def _error_vector(self, f, ze, h):
         """Radau's embedded error estimate (I/(h gamma) - J)^-1 (f + ZE/h) (scaled as in
@@ -373,18 +339,13 @@ class RadauSolver:
         last = dense_output or self.last_step
         if last is None:
             return [[arb(0)] * (self.n + 1) for _ in range(3)]
+        targets = _log_p(self.ev)
         out = []
-        nodes = [s for s in self._stage_nodes(last, h)]
-        for s in nodes:
-            val = _dense(last, s)
-            out.append([(a - b).mid() for a, b in zip(val, self.y)])
-        if last.log_p:
-            for i, ci in enumerate(self.k.c):
-                out[i] = self._project(out[i], last.log_p[3], ci * arb(h))
+        for ci in self.k.c:
+            val = _dense(last, (self.tau + ci * h - last.tau) / last.h)
+            z = [(a - b).mid() for a, b in zip(val, self.y)]
+            out.append(self._project(z, targets, ci * arb(h)))
         return out
-
-    def _stage_nodes(self, last, h):
-        return [(self.tau + ci * h - last.tau) / last.h for ci in self.k.c]
 
     def _project(self, z, targets, tau_increment):
         """Move a stage guess ``y + z`` onto the slow manifold (theory.md s.4).
@@ -393,7 +354,7 @@ class RadauSolver:
         guesses whose margins are right to about one unit, while a polynomial extrapolation
         of nu is off by about sigma h^4 in the margins. The log-probabilities log p_n, by
         contrast, are of order one on the support and vary slowly, so they are carried over
-        from the last accepted point instead; and the collocation solution has
+        from the start of the step instead; and the collocation solution has
         sum(nu) = tau_hat exactly (sum p = 1), which fixes the common level of the
         margins. The nu of the samples near the support are corrected until both hold
         (Gauss-Newton on the margins: minimum-norm steps in float64 on exactly computed
@@ -436,13 +397,13 @@ class RadauSolver:
                     y[j] = (y[j] + arb(float(dj))).mid()
         return [(a - b).mid() for a, b in zip(y, self.y)]
 
-    def _newton(self, y, h, Z, scale, ev_ref, beta_scale, fixed):
+    def _newton(self, y, h, Z, scale, ev_ref, beta_scale):
         """Simplified Newton iteration on the transformed collocation system of the nu
         stages (theta is solved afterwards); corrections are measured with the softmax
         term of :meth:`_norm` since log t inherits the error of p."""
         k, n = self.k, self.n
         TI, T = k.TI, k.T
-        max_iter = 60 if fixed else self.newton_maxiter
+        max_iter = ARB_NEWTON_MAXITER
         Zn = [z[:n] for z in Z]
         W = [_lin(TI[i], Zn) for i in range(3)]
         mr = k.mu_real / arb(h)
@@ -457,7 +418,7 @@ class RadauSolver:
                 ev = self._evaluate([a + b for a, b in zip(y, Zn[i])] + [y[n]])
                 if ev is None:
                     return False, n_iter, Z, rate
-                F.append(ev.f_tau[:n])
+                F.append(ev.f[:n])
             f_real = [a - mr * b for a, b in zip(_lin(TI[0], F), W[0])]
             fc_re = _lin(TI[1], F)
             fc_im = _lin(TI[2], F)
@@ -491,10 +452,6 @@ class RadauSolver:
         if err == 0:
             return MAX_FACTOR
         return min(1.0, multiplier) * err**-0.25
-
-    def log_t_of(self, ev, y):
-        """log t = log c + log theta - log S (``extprec.model``)."""
-        return self.model.log_c + y[self.n].log() - ev.log_s
 
 
 def _lin_rows(P, Z):
