@@ -3,8 +3,7 @@
 The method, step-size controller, error estimate and dense output of the float64 Numba
 kernel (``extprec.solvers.radau_float64``, where the references are), with every constant
 rebuilt from exact expressions at the working precision (nodes, error and interpolation
-coefficients are polynomials in sqrt(6); the transformation T diagonalizing the inverse of
-the Butcher matrix comes from its eigenvectors). Vectors are Python lists of ``arb``.
+coefficients are polynomials in sqrt(6)). Vectors are Python lists of ``arb``.
 
 Where multiprecision runs (sigma beyond about 1e9, theory.md s.4) the stiffness is extreme,
 and three things differ from the float64 kernel, each because measurement showed the
@@ -17,7 +16,9 @@ simplified Newton iteration failing without it:
   once the nu stages are known and are solved exactly (:meth:`RadauSolver._theta_stages`);
 * stage guesses are moved onto the slow manifold before the iteration
   (:meth:`RadauSolver._project`), and Newton corrections are measured on the softmax too,
-  since log t inherits the error of p.
+  since log t inherits the error of p;
+* each stage gets its own scaled Jacobian (:meth:`RadauSolver._factorize_at`), because the
+  stiffness grows by a factor exp(h w / sigma) across a step.
 """
 
 from __future__ import annotations
@@ -51,12 +52,10 @@ ARB_NEWTON_MAXITER = 20
 class RadauConstants:
     c: tuple  # nodes
     e: tuple  # error estimator coefficients
-    mu_real: arb
-    mu_complex: acb
-    T: tuple  # 3x3, rows
-    TI: tuple  # 3x3, rows
+    mu_real: arb  # real eigenvalue of A^-1 (the error estimate's gamma)
     P: tuple  # 3x3 dense-output coefficients, rows
     A: tuple  # 3x3 Butcher matrix, rows
+    A_inv: tuple  # its inverse, rows
 
 
 @lru_cache(maxsize=16)
@@ -73,34 +72,15 @@ def radau_constants(bits: int) -> RadauConstants:
             (16 - s6) / 36, (16 + s6) / 36, arb(1) / 9])
         Ai = A.inv()
         mu_real = 3 + r3 * r3 - r3
-        alpha = 3 + (r3 - r3 * r3) / 2
-        beta = (arb(3) ** (arb(5) / 6) + arb(3) ** (arb(7) / 6)) / 2
-        # right eigenvectors with last component 1 (scipy's normalization of T)
-        v_real = _eigvec(Ai, mu_real)
-        v_cplx = _eigvec(acb_mat(Ai), acb(alpha, beta))
-        T = arb_mat(3, 3, [v_real[0], v_cplx[0].real, v_cplx[0].imag,
-                           v_real[1], v_cplx[1].real, v_cplx[1].imag,
-                           arb(1), arb(1), arb(0)])
-        TI = T.inv()
         P = ((13 + 7 * s6) / 3, (-23 - 22 * s6) / 3, (10 + 15 * s6) / 3,
              (13 - 7 * s6) / 3, (-23 + 22 * s6) / 3, (10 - 15 * s6) / 3,
              arb(1) / 3, arb(-8) / 3, arb(10) / 3)
         mid = lambda a: a.mid()  # noqa: E731
         return RadauConstants(
             c=tuple(map(mid, c)), e=tuple(map(mid, e)), mu_real=mu_real.mid(),
-            mu_complex=acb(alpha.mid(), -beta.mid()),
-            T=tuple(tuple(mid(T[i, j]) for j in range(3)) for i in range(3)),
-            TI=tuple(tuple(mid(TI[i, j]) for j in range(3)) for i in range(3)),
             P=tuple(tuple(mid(P[3 * i + j]) for j in range(3)) for i in range(3)),
-            A=tuple(tuple(mid(A[i, j]) for j in range(3)) for i in range(3)))
-
-
-def _eigvec(Ai, mu):
-    """Solve (Ai - mu I) v = 0 with v[2] = 1 from the first two rows."""
-    m00, m01, m10, m11 = Ai[0, 0] - mu, Ai[0, 1], Ai[1, 0], Ai[1, 1] - mu
-    rhs0, rhs1 = -Ai[0, 2], -Ai[1, 2]
-    det = m00 * m11 - m01 * m10
-    return ((rhs0 * m11 - m01 * rhs1) / det, (m00 * rhs1 - m10 * rhs0) / det)
+            A=tuple(tuple(mid(A[i, j]) for j in range(3)) for i in range(3)),
+            A_inv=tuple(tuple(mid(Ai[i, j]) for j in range(3)) for i in range(3)))
 
 
 def _lin(coeffs, vectors):
@@ -151,47 +131,36 @@ class RadauSolver:
         self.last_step = None
 
     # -- helpers -------------------------------------------------------------------------------
-    def _factorize(self, h):
-        """Inverses of the two iteration matrices of the nu block (theta is solved apart,
-        :meth:`_theta_stages`). The simplified Newton iteration only needs them
-        approximately (its residuals are exact), so they are computed in float64 when the
-        matrices are representable and well enough conditioned
-        (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb otherwise."""
+    def _shifted_inverse(self, shift):
+        """(shift I - J_nu)^-1 for the nu block of the Jacobian (theta is solved apart,
+        :meth:`_theta_stages`), as an ``arb_mat`` for a real shift and an ``acb_mat`` for a
+        complex one. The Newton iteration only needs it approximately (its residuals are
+        exact), so it is computed in float64 when the matrix is representable and well
+        enough conditioned (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb
+        otherwise."""
         n = self.n
-        if not self._factorize_float64(h):
-            with ctx.workprec(self.bits):
-                J = arb_mat(n, n, [self.J[i, j] for i in range(n) for j in range(n)])
-                mr = self.k.mu_real / arb(h)
-                A = arb_mat(n, n)
-                for i in range(n):
-                    A[i, i] = mr
-                self.inv_real = (A - J).inv().mid()
-                mc = self.k.mu_complex / arb(h)
-                B = acb_mat(n, n)
-                for i in range(n):
-                    B[i, i] = mc
-                self.inv_cplx = (B - acb_mat(J)).inv().mid()
         self.counters[2] += 1
-
-    def _factorize_float64(self, h) -> bool:
-        n = self.n
-        J = np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)])
-        if not np.all(np.isfinite(J)):
-            return False
-        J = J.reshape(n, n)
-        eye = np.eye(n)
-        m_real = float(self.k.mu_real) / h * eye - J
-        m_cplx = complex(float(self.k.mu_complex.real), float(self.k.mu_complex.imag)) / h * eye - J
-        for m in (m_real, m_cplx):
-            if not np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
-                return False
-        inv_r = np.linalg.inv(m_real)
-        inv_c = np.linalg.inv(m_cplx)
+        J64 = np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)])
+        if np.all(np.isfinite(J64)):
+            m = shift * np.eye(n) - J64.reshape(n, n)
+            if np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
+                inv = np.linalg.inv(m)
+                with ctx.workprec(self.bits):
+                    if isinstance(shift, complex):
+                        return acb_mat(n, n, [acb(float(v.real), float(v.imag))
+                                              for v in inv.ravel()])
+                    return arb_mat(n, n, [arb(float(v)) for v in inv.ravel()])
         with ctx.workprec(self.bits):
-            self.inv_real = arb_mat(n, n, [arb(float(v)) for v in inv_r.ravel()])
-            self.inv_cplx = acb_mat(n, n, [acb(float(v.real), float(v.imag))
-                                           for v in inv_c.ravel()])
-        return True
+            J = arb_mat(n, n, [self.J[i, j] for i in range(n) for j in range(n)])
+            if isinstance(shift, complex):
+                A = acb_mat(n, n)
+                for i in range(n):
+                    A[i, i] = acb(shift.real, shift.imag)
+                return (A - acb_mat(J)).inv().mid()
+            A = arb_mat(n, n)
+            for i in range(n):
+                A[i, i] = arb(shift)
+            return (A - J).inv().mid()
 
     def _norm(self, vec, scale, ev_ref, beta_scale, softmax=False):
         """Size of a nu correction in units of the tolerance, as a float: the largest of
@@ -257,8 +226,9 @@ class RadauSolver:
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z = self._predict(h, predictor)
-                self._factorize_at(y, Z[1], h)
-                converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale)
+                first_evs = self._factorize_at(y, Z, h)
+                converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale,
+                                                          first_evs)
                 stage_evs = None
                 if converged:
                     stage_evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)])
@@ -302,26 +272,110 @@ class RadauSolver:
             self.ev = ev_new
             return True
 
-    def _factorize_at(self, y, z_mid, h):
-        """Jacobian and iteration-matrix inverses for one attempt. Simplified Newton
-        contracts by about the relative change of the Jacobian between where it was
-        evaluated and the stages; the stiffness grows like sigma along the step, so the
-        Jacobian is taken at the middle stage guess (at the start if that is outside the
-        domain). The guess changes with every attempt, so nothing is reused across them."""
+    def _factorize_at(self, y, Z, h):
+        """Jacobian, stage scaling and shifted inverses for one attempt.
+
+        Simplified Newton with one Jacobian contracts only by about the relative change
+        of the stiffness along the step, and the stiffness grows like sigma (by a factor
+        exp(h w / sigma) over a step): measured at sigma = 2e21, a rate of 0.25 per
+        iteration at h = 0.35 and divergence at h = 0.9. The stages therefore get scaled
+        Jacobians s_i J, with J at the middle stage guess and s_i = w_i / w_2 the ratio of
+        the stiffness w = (s p)^T K p at the stage guesses; the rate then is 0.01 at
+        h = 0.35 and 0.07 at h = 2. The linear system of the three stages,
+        (A^-1 / h) dZ - (S (x) J) dZ = rhs, is diagonalized by the eigenvectors of the 3x3
+        matrix C = S^-1 A^-1 (float64 suffices: the iteration only needs an approximate
+        inverse), leaving one real and one complex n x n inverse as in the classic
+        method (Hairer & Wanner II, IV.8). Returns the evaluations at the stage guesses,
+        which are the first Newton residuals."""
         n = self.n
-        y_mid = [(a + b).mid() for a, b in zip(y, z_mid)]
-        ev_mid = self._evaluate(y_mid)
-        if ev_mid is None:
-            ev_mid, y_mid = self.ev, y
-        self.J = self.model.jacobian(ev_mid, y_mid[n])
+        evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)]) for z in Z]
+        if any(e is None for e in evs):
+            evs, ev_mid, scales = None, self.ev, np.ones(3)
+        else:
+            ev_mid = evs[1]
+            w_mid = float(ev_mid.w.mid())
+            scales = np.array([float(e.w.mid()) / w_mid for e in evs])
+            if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
+                scales = np.ones(3)
+        self.J = self.model.jacobian(ev_mid, y[n])
         self.counters[1] += 1
-        self._factorize(h)
+        a_inv = np.array([[float(v) for v in row] for row in self.k.A_inv])
+        eigvals, U = np.linalg.eig(a_inv / scales[:, None])
+        Q = np.linalg.inv(U) / scales[None, :]  # U^-1 S^-1
+        modes = []  # (eigenvalue, column of U, row of Q, weight, inverse)
+        for j in np.argsort(-eigvals.imag):
+            lam = eigvals[j]
+            if abs(lam.imag) <= 1e-12 * abs(lam):
+                modes.append((lam.real, U[:, j].real, Q[j].real, 1.0,
+                              self._shifted_inverse(float(lam.real) / h)))
+            elif lam.imag > 0:  # its conjugate contributes the complex conjugate
+                modes.append((lam, U[:, j], Q[j], 2.0, self._shifted_inverse(complex(lam) / h)))
+        self.modes = modes
+        self.inv_real = None  # error-estimate inverse, made when first needed
+        return evs
+
+    def _newton(self, y, h, Z, scale, ev_ref, beta_scale, first_evs=None):
+        """Simplified Newton iteration on the collocation system of the nu stages
+        (theta is solved afterwards), with the stage-scaled Jacobians of
+        :meth:`_factorize_at`: for each mode k, (lambda_k / h - J) dW_k = sum_i Q_ki G_i
+        with G = F(Z) - (A^-1 Z) / h, and dZ_i = Re sum_k U_ik dW_k (a conjugate pair
+        counted twice). Corrections are measured with the softmax term of :meth:`_norm`
+        since log t inherits the error of p."""
+        k, n = self.k, self.n
+        max_iter = ARB_NEWTON_MAXITER
+        Zn = [[a.mid() for a in z[:n]] for z in Z]
+        hh = arb(h)
+        dz_norm_old = None
+        rate = 0.0
+        n_iter = 0
+        for it in range(max_iter):
+            n_iter = it + 1
+            if it == 0 and first_evs is not None:
+                evs = first_evs
+            else:
+                evs = [self._evaluate([a + b for a, b in zip(y, Zn[i])] + [y[n]])
+                       for i in range(3)]
+            if any(e is None for e in evs):
+                return False, n_iter, Z, rate
+            AZ = [_lin(k.A_inv[i], Zn) for i in range(3)]
+            G = [[f - az / hh for f, az in zip(e.f[:n], azi)] for e, azi in zip(evs, AZ)]
+            dZ = [[arb(0)] * n for _ in range(3)]
+            for lam, u_col, q_row, weight, inv in self.modes:
+                if isinstance(lam, complex):
+                    rhs = [sum(acb(float(q.real), float(q.imag)) * G[i][a]
+                               for i, q in enumerate(q_row)) for a in range(n)]
+                    dW = entries(inv * acb_mat(n, 1, rhs))
+                    for i in range(3):
+                        u = acb(float(u_col[i].real), float(u_col[i].imag)) * weight
+                        dZ[i] = [z + (u * w).real for z, w in zip(dZ[i], dW)]
+                else:
+                    rhs = [sum(arb(float(q)) * G[i][a] for i, q in enumerate(q_row))
+                           for a in range(n)]
+                    dW = entries(inv * column(rhs))
+                    for i in range(3):
+                        u = arb(float(u_col[i])) * weight
+                        dZ[i] = [z + u * w for z, w in zip(dZ[i], dW)]
+            dZ = [[a.mid() for a in row] for row in dZ]
+            dz_norm = max(self._norm(v, scale, ev_ref, beta_scale, softmax=True) for v in dZ)
+            if dz_norm_old is not None:
+                rate = dz_norm / dz_norm_old
+                if rate >= 1 or rate ** (max_iter - it) / (1 - rate) * dz_norm > self.newton_tol:
+                    return False, n_iter, Z, rate
+            Zn = [[(a + b).mid() for a, b in zip(zi, di)] for zi, di in zip(Zn, dZ)]
+            Z = [zn + [z[n]] for zn, z in zip(Zn, Z)]
+            if dz_norm == 0 or (dz_norm_old is not None
+                                and rate / (1 - rate) * dz_norm < self.newton_tol):
+                return True, n_iter, Z, rate
+            dz_norm_old = dz_norm
+        return False, n_iter, Z, rate
 
     def _error_vector(self, f, ze, h):
         """Radau's embedded error estimate (I/(h gamma) - J)^-1 (f + ZE/h) (scaled as in
         scipy), by blocks: J is block lower triangular (nu does not depend on theta)."""
         n = self.n
         rhs = [a + b for a, b in zip(f, ze)]
+        if self.inv_real is None:
+            self.inv_real = self._shifted_inverse(float(self.k.mu_real) / h)
         err_nu = entries(self.inv_real * column(rhs[:n]))
         J = self.J
         coupling = sum(J[n, j] * e for j, e in enumerate(err_nu))
@@ -396,53 +450,6 @@ class RadauSolver:
                 for j, dj in zip(support, step):
                     y[j] = (y[j] + arb(float(dj))).mid()
         return [(a - b).mid() for a, b in zip(y, self.y)]
-
-    def _newton(self, y, h, Z, scale, ev_ref, beta_scale):
-        """Simplified Newton iteration on the transformed collocation system of the nu
-        stages (theta is solved afterwards); corrections are measured with the softmax
-        term of :meth:`_norm` since log t inherits the error of p."""
-        k, n = self.k, self.n
-        TI, T = k.TI, k.T
-        max_iter = ARB_NEWTON_MAXITER
-        Zn = [z[:n] for z in Z]
-        W = [_lin(TI[i], Zn) for i in range(3)]
-        mr = k.mu_real / arb(h)
-        mc = k.mu_complex / arb(h)
-        dw_norm_old = None
-        rate = 0.0
-        n_iter = 0
-        for it in range(max_iter):
-            n_iter = it + 1
-            F = []
-            for i in range(3):
-                ev = self._evaluate([a + b for a, b in zip(y, Zn[i])] + [y[n]])
-                if ev is None:
-                    return False, n_iter, Z, rate
-                F.append(ev.f[:n])
-            f_real = [a - mr * b for a, b in zip(_lin(TI[0], F), W[0])]
-            fc_re = _lin(TI[1], F)
-            fc_im = _lin(TI[2], F)
-            f_cplx = [acb(a, b) - mc * acb(c, d) for a, b, c, d in zip(fc_re, fc_im, W[1], W[2])]
-            dw_r = [a.mid() for a in entries(self.inv_real * column(f_real))]
-            dw_c = entries(self.inv_cplx * acb_mat(len(f_cplx), 1, f_cplx))
-            dw_c_re = [a.real.mid() for a in dw_c]
-            dw_c_im = [a.imag.mid() for a in dw_c]
-            dw_norm = max(self._norm(v, scale, ev_ref, beta_scale, softmax=True)
-                          for v in (dw_r, dw_c_re, dw_c_im))
-            if dw_norm_old is not None:
-                rate = dw_norm / dw_norm_old
-                if rate >= 1 or rate ** (max_iter - it) / (1 - rate) * dw_norm > self.newton_tol:
-                    return False, n_iter, Z, rate
-            W = [[(a + b).mid() for a, b in zip(W[0], dw_r)],
-                 [(a + b).mid() for a, b in zip(W[1], dw_c_re)],
-                 [(a + b).mid() for a, b in zip(W[2], dw_c_im)]]
-            Zn = [_lin(T[i], W) for i in range(3)]
-            Z = [zn + [z[n]] for zn, z in zip(Zn, Z)]
-            if dw_norm == 0 or (dw_norm_old is not None
-                                and rate / (1 - rate) * dw_norm < self.newton_tol):
-                return True, n_iter, Z, rate
-            dw_norm_old = dw_norm
-        return False, n_iter, Z, rate
 
     def _predict_factor(self, h_abs, err):
         if self.err_old is None or self.h_abs_old is None or err == 0:
