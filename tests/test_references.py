@@ -260,13 +260,6 @@ def test_matches_direct_weight_flow_other_scales(depth, alpha):
 # ---------------------------------------------------------------------------------------
 # N = 1 beyond the float64 range (the run continues in multiprecision)
 # ---------------------------------------------------------------------------------------
-_LOG_T_EXTREME = (
-    "D = 3 beyond log10 L ~ -1e19: the engine's log10 t leaves the asymptote "
-    "log10 t = -log10 L - log10(36) - (4/3) log10(sigma/2) (x = (1, -0.5, 2), t ~ e^sigma / "
-    "sigma'(tau)): at -1e20 it is 1e20 + 92 instead of 1e20 - 28.3; the reference "
-    "quadrature is not reliable at these levels either (it gives 1e21 + 6.6e7 at -1e21)")
-
-
 @pytest.mark.parametrize("depth,loss", [
     (1, "exp"),
     (2, "exp"),
@@ -305,16 +298,12 @@ def test_single_sample_log_t_beyond_float64_at_tight_rtol():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level", [
-    pytest.param("-1e40", marks=pytest.mark.xfail(strict=True, reason=_LOG_T_EXTREME)),
-    pytest.param("-1e50", marks=pytest.mark.xfail(strict=True, reason=_LOG_T_EXTREME)),
-])
+@pytest.mark.parametrize("level", ["-1e40", "-1e50"])
 def test_single_sample_d3_extreme_levels(level):
     """N = 1, D = 3, exp, alpha = 1, x = (1, -0.5, 2), default checkpoints, at log10 L =
     -1e40 and -1e50: the run reaches the level, the final state is on it (``log10_loss`` equal
     to the level to relative ``10**-digits``) and every state matches the closed form
-    (tolerances of :func:`test_single_sample_matches_closed_form`). Known failure: see
-    ``_LOG_T_EXTREME``."""
+    (tolerances of :func:`test_single_sample_matches_closed_form`)."""
     problem = extprec.datasets.single_sample(X1, depth=3, alpha=1.0, loss="exp")
     ref = SingleSampleReference(X1, 1, 3, 1.0, loss="exp")
     traj = extprec.solve(problem, log10_loss=level)
