@@ -59,6 +59,34 @@ def _l1_limit_of_two_points(problem):
     return [(d - b) / det, (a - c) / det]
 
 
+def _assert_on_default_levels(states, ctx):
+    """Every default checkpoint sits on its level, to relative ``10**-digits``: a decade of
+    log10(1/L) (log10_loss = -10^k) or of sigma (sigma = 10^k), k = 0, 1, 2, ..."""
+    for state in states:
+        tol = ctx.mpf(10) ** -state.digits
+        candidates = []
+        for value in (-ctx.mpf(state.log10_loss), ctx.mpf(state.sigma)):
+            level = ctx.mpf(10) ** ctx.nint(ctx.log10(value))
+            candidates.append(abs(value - level) / level)
+        assert min(candidates) <= tol, f"log10 L = {mpmath.nstr(state.log10_loss, 15)}"
+
+
+def test_default_problem_lands_on_minus_1e12():
+    """The default problem (N = 20, d = 50, several support vectors) to log10 L = -1e12,
+    beyond where float64 hands over: the final state and every default checkpoint are on
+    their levels to relative ``10**-digits`` (the landing closes the gap to the level by
+    Newton steps on log sigma and never returns a state off the level)."""
+    traj = extprec.solve(extprec.datasets.default_problem(), log10_loss="-1e12")
+    assert traj.status == "reached", traj.message
+    assert traj.final.backend != "float64"
+    ctx = mpmath.mp.clone()
+    ctx.prec = 4 * traj.final.precision_bits
+    level = ctx.mpf("-1e12")
+    assert abs(ctx.mpf(traj.final.log10_loss) - level) <= (
+        ctx.mpf(10) ** -traj.final.digits * abs(level))
+    _assert_on_default_levels(traj.checkpoints, ctx)
+
+
 @pytest.fixture(scope="module")
 def two_points_to_minus_1e100():
     return extprec.solve(extprec.datasets.two_points(), log10_loss="-1e100")
@@ -84,6 +112,7 @@ def test_two_support_vectors_reach_minus_1e100(two_points_to_minus_1e100):
     ctx = mpmath.mp.clone()
     ctx.prec = 4 * final.precision_bits
     tol = ctx.mpf(10) ** -final.digits
+    _assert_on_default_levels(traj.checkpoints, ctx)
     limit = [ctx.mpf(q.numerator) / q.denominator
              for q in _l1_limit_of_two_points(extprec.datasets.two_points())]
     l1_norm = ctx.fsum(abs(v) for v in limit)

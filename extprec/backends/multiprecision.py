@@ -15,6 +15,7 @@ midpoints: radii only ever measure the rounding of one evaluation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -244,9 +245,10 @@ class ArbModel:
             rows.extend([-theta * g for g in grad_w] + [-w])
             return arb_mat(n + 1, n + 1, rows).mid()
 
-    def resolution(self, nu_hat: list, ev: Evaluation) -> float:
-        """Rounding error of the flow at this precision, comparable with rtol
-        (``extprec.backends.float64.rounding_resolution`` with eps = 2^-bits)."""
+    def log2_resolution(self, nu_hat: list, ev: Evaluation) -> float:
+        """log2 of the rounding error of the flow at this precision, comparable with
+        log2(rtol) (``extprec.backends.float64.rounding_resolution`` with eps = 2^-bits; a
+        logarithm, since at thousands of bits the error itself underflows float64)."""
         with ctx.workprec(self.bits):
             eps = arb(2) ** (-self.bits)
             abs_x = [abs(a) for a in self.Xt.entries()]
@@ -266,7 +268,8 @@ class ArbModel:
                         gaps = max(gaps, scale * dxi / (1 - scale * abs(xi)))
             margin_err = sum(pi * sum(abs_x[j * d + i] * per_coord[i] for i in range(d))
                              for j, pi in enumerate(ev.p))
-            return float((eps * max(margin_err, gaps)).mid())
+            error = eps * max(margin_err, gaps)
+            return float((error.log() / arb(2).log()).mid()) if error > 0 else -math.inf
 
 
 def _softplus(m: arb) -> arb:

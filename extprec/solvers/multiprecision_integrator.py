@@ -46,7 +46,13 @@ LANDING_SHORTFALL = 1e-6  # of the bracketing step; the dense output is off by a
 
 def bits_for(amplification: float, rtol: float) -> int:
     """Working precision for a rounding amplification factor and a tolerance."""
-    return max(MIN_BITS, int(math.ceil(math.log2(max(amplification, 1.0) / rtol)))
+    return bits_for_log2(math.log2(max(amplification, 1.0)), rtol)
+
+
+def bits_for_log2(log2_amplification: float, rtol: float) -> int:
+    """:func:`bits_for` from log2 of the amplification (which leaves the float64 range
+    beyond about 1000 bits)."""
+    return max(MIN_BITS, int(math.ceil(max(log2_amplification, 0.0) - math.log2(rtol)))
                + GUARD_BITS + HEADROOM_BITS)
 
 
@@ -102,21 +108,23 @@ class MultiprecisionIntegrator:
         self.solver = RadauSolver(self.model, y, tau, h, self.rtol)
         self.bits_used.append((self.sigma_of_current().str(6, radius=False), bits))
 
-    def amplification(self) -> float:
-        """Rounding amplification of the current state (module docstring): the bound on
-        the Newton noise floor, relative to the tolerance of the iteration, divided by
-        the unit roundoff."""
+    def log2_amplification(self) -> float:
+        """log2 of the rounding amplification of the current state (module docstring):
+        the bound on the Newton noise floor, relative to the tolerance of the iteration,
+        divided by the unit roundoff."""
         solver = self.solver
         with ctx.workprec(self.model.bits):
-            stiffness = abs(float(solver.ev.w.mid()))
-        resolution = self.model.resolution(solver.y[: self.n], solver.ev)
-        return (resolution * 2.0**self.model.bits * (1 + NEWTON_NOISE_GAIN * stiffness)
-                / solver.newton_tol)
+            gain = 1 + arb(NEWTON_NOISE_GAIN) * abs(solver.ev.w)
+            log2_gain = float((gain.log() / arb(2).log()).mid())
+        log2_resolution = self.model.log2_resolution(solver.y[: self.n], solver.ev)
+        return (log2_resolution + self.model.bits + log2_gain
+                - math.log2(solver.newton_tol))
 
-    def _raise_precision(self, amplification):
+    def _raise_precision(self, log2_amplification):
         old = self.solver
         self._accumulate(old)
-        new_bits = max(bits_for(amplification, self.rtol), self.model.bits + HEADROOM_BITS)
+        new_bits = max(bits_for_log2(log2_amplification, self.rtol),
+                       self.model.bits + HEADROOM_BITS)
         self._start(new_bits, old.y, old.tau, old.h_abs)
 
     def _accumulate(self, solver):
@@ -164,9 +172,10 @@ class MultiprecisionIntegrator:
                 return "step too small"
             self.history.append(self.solver.last_step)
             self.n_steps += 1
-            amplification = self.amplification()
-            if amplification * 2.0**-self.model.bits > self.rtol * RESOLUTION_MARGIN:
-                self._raise_precision(amplification)
+            log2_amplification = self.log2_amplification()
+            if (log2_amplification - self.model.bits
+                    > math.log2(self.rtol * RESOLUTION_MARGIN)):
+                self._raise_precision(log2_amplification)
             if any(lv is not None and self.passed(lv) for lv in (sigma_level, time_level)):
                 self._accumulate(self.solver)
                 return "event"
@@ -210,17 +219,22 @@ class MultiprecisionIntegrator:
                 y_land = solver.y
                 excess = (self._value(level, y_land) - target).mid()
                 if abs(excess) <= tol:
-                    break
+                    self._accumulate(solver)
+                    return self.ell_of(self._ev(y_land)), y_land
                 d_tau = self._gap(level, y_land, target)
                 if d_tau > 0:
+                    # one step of exactly d_tau (the bound clips it; the proposal left by
+                    # the clipped exact step may be far smaller)
+                    solver.h_abs = max(solver.h_abs, 2 * float(d_tau))
                     if not solver.step(tau_bound=solver.tau + d_tau):
-                        raise RuntimeError("landing step failed")
+                        raise RuntimeError(f"landing on {level} failed: step too small")
                 else:
                     s = ((solver.tau + d_tau - step.tau) / h).mid()
                     self._accumulate(solver)
                     solver = self._exact_step(step, s)
             self._accumulate(solver)
-            return self.ell_of(self._ev(y_land)), y_land
+        raise RuntimeError(f"landing on {level} did not converge in {LANDING_ITER} corrections "
+                           f"(relative excess {float((excess / target).mid()):.1e})")
 
     def _gap(self, level, y, target):
         """Newton estimate of the tau_hat still to go from ``y`` to ``target``; for sigma

@@ -46,6 +46,7 @@ PROJECTION_MAXITER = 16
 # Newton iterations per attempt: more than the float64 kernel's, because corrections are
 # measured on the softmax (sum_n p_n |d log p_n| / rtol), which starts far above the tolerance
 ARB_NEWTON_MAXITER = 20
+MIN_FLOAT_STEP = 1e-280
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ class RadauSolver:
         y, ev0 = self.y, self.ev
         with ctx.workprec(self.bits):
             tau_mag = max(1.0, abs(float(self.tau.mid())))
-            min_step = 10 * tau_mag * 2.0**-self.bits
+            # step sizes are floats: below MIN_FLOAT_STEP, 1/h would overflow
+            min_step = max(10 * tau_mag * 2.0**-self.bits, MIN_FLOAT_STEP)
             # theta carries log t: its relative error is the absolute error of log t
             theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
@@ -293,8 +295,10 @@ class RadauSolver:
             evs, ev_mid, scales = None, self.ev, np.ones(3)
         else:
             ev_mid = evs[1]
-            w_mid = float(ev_mid.w.mid())
-            scales = np.array([float(e.w.mid()) / w_mid for e in evs])
+            # ratios in arb: w itself leaves the float64 range (sigma > 1e308, or tiny
+            # alpha with D > 2)
+            scales = (np.array([float((e.w / ev_mid.w).mid()) for e in evs])
+                      if ev_mid.w > 0 else np.ones(3))
             if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
                 scales = np.ones(3)
         self.J = self.model.jacobian(ev_mid, y[n])
