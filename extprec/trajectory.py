@@ -123,12 +123,18 @@ class Trajectory:
         """State at a loss level (or original time ``t``) inside the integrated range.
 
         Located on the dense output and landed on by an exact integration step from the
-        nearest stored step, so it carries the same digits as the checkpoints.
+        nearest stored step, so it carries the same digits as the checkpoints. Needs the
+        integrator, which results files do not keep: a trajectory from
+        :func:`extprec.load` has its checkpoints only.
         """
         from .levels import LossLevel, TimeLevel
 
         if (log10_loss is None) == (t is None):
             raise ValueError("state_at takes exactly one of log10_loss=... or t=...")
+        if not self._segments:
+            raise ValueError("state_at needs the integrator, which is not kept in results "
+                             "files (this trajectory was loaded); use .checkpoints, or "
+                             "solve the problem again")
         level = LossLevel.parse(log10_loss) if log10_loss is not None else TimeLevel.parse(t)
         for segment in self._segments:
             if segment.passed(level):
