@@ -100,6 +100,11 @@ class ArbModel:
                 self.log_c = self.log_eta - (depth - 2) * log_alpha
             self.eta = self.log_eta.exp()
             self.c = self.log_c.exp()
+            if depth == 2:
+                # per-coordinate constants of the D = 2 terms: log(u+/u-), w+ w- (conserved)
+                self._psi0 = [(up / um).log() for up, um in zip(self.u_plus, self.u_minus)]
+                self._ww = [(2 * log_alpha).exp() * up * um
+                            for up, um in zip(self.u_plus, self.u_minus)]
             self.sigma0 = (self.evaluate([arb(0)] * n, arb(0), clock=False).sigma
                            if sigma0 is None else sigma0)
 
@@ -117,14 +122,13 @@ class ArbModel:
             return beta, jac1, jac2
         c, eta, log_alpha = self.c, self.eta, self.log_alpha
         if depth == 2:
-            lww0 = 2 * log_alpha
-            for xi, up, um in zip(x, self.u_plus, self.u_minus):
-                psi = (up / um).log() + 4 * eta * xi
-                ww = lww0.exp() * up * um  # w+ w- (conserved)
-                b = 2 * ww * psi.sinh()
+            four_eta, eight_c, c2 = 4 * eta, 8 * c, 16 * c * c
+            for xi, psi0, ww in zip(x, self._psi0, self._ww):
+                sinh, cosh = (psi0 + four_eta * xi).sinh_cosh()
+                b = 2 * ww * sinh
                 beta.append(b)
-                jac1.append(8 * c * ww * psi.cosh())
-                jac2.append(16 * c * c * b)
+                jac1.append(eight_c * ww * cosh)
+                jac2.append(c2 * b)
             return beta, jac1, jac2
         k = depth - 2
         for xi, up, um in zip(x, self.u_plus, self.u_minus):
@@ -202,6 +206,21 @@ class ArbModel:
             f = p + [1 - theta * w]
             return Evaluation(f, x, beta, jac1, jac2, margins, p, s, v, kvec, sigma, log_s, r, q,
                               w, tau_hat, rate, log_g)
+
+    def probabilities(self, nu_hat: list):
+        """p = softmax(log g(m)) alone (the nu part of f, all the Newton iteration of
+        the stages needs); None outside the domain. Same formulas as :meth:`evaluate`."""
+        with ctx.workprec(self.bits):
+            terms = self.coordinate_terms(entries(self.XtT * column(nu_hat)))
+            if terms is None:
+                return None
+            margins = entries(self.Xt * column(terms[0]))
+            if self.loss_code == 0:
+                log_g = [-m for m in margins]  # the mean's log N cancels in p
+            else:
+                log_g = [-_softplus(m) for m in margins]
+            log_s = log_sum_exp(log_g)
+            return [(lg - log_s).exp() for lg in log_g]
 
     def with_theta(self, ev: Evaluation, theta: arb) -> Evaluation:
         """``ev`` with the theta component of f recomputed for ``theta`` (nothing else in

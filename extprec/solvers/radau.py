@@ -130,6 +130,7 @@ class RadauSolver:
             raise FloatingPointError("state outside the domain of the model")
         self.counters[0] += 1
         self.last_step = None
+        self._float64_inverse_failed = False
 
     # -- helpers -------------------------------------------------------------------------------
     def _shifted_inverse(self, shift):
@@ -138,13 +139,17 @@ class RadauSolver:
         complex one. The Newton iteration only needs it approximately (its residuals are
         exact), so it is computed in float64 when the matrix is representable and well
         enough conditioned (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb
-        otherwise."""
+        otherwise; once float64 failed it is not tried again by this solver (the stiffness
+        only grows along a run)."""
         n = self.n
         self.counters[2] += 1
-        J64 = np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)])
-        if np.all(np.isfinite(J64)):
+        J64 = (None if self._float64_inverse_failed else
+               np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)]))
+        if J64 is not None and np.all(np.isfinite(J64)):
             m = shift * np.eye(n) - J64.reshape(n, n)
-            if np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
+            self._float64_inverse_failed = not (
+                np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR)
+            if not self._float64_inverse_failed:
                 inv = np.linalg.inv(m)
                 with ctx.workprec(self.bits):
                     if isinstance(shift, complex):
@@ -335,14 +340,15 @@ class RadauSolver:
         for it in range(max_iter):
             n_iter = it + 1
             if it == 0 and first_evs is not None:
-                evs = first_evs
+                F = [e.f[:n] for e in first_evs]
             else:
-                evs = [self._evaluate([a + b for a, b in zip(y, Zn[i])] + [y[n]])
-                       for i in range(3)]
-            if any(e is None for e in evs):
+                F = [self.model.probabilities([a + b for a, b in zip(y, Zn[i])])
+                     for i in range(3)]
+                self.counters[0] += 3
+            if any(f is None for f in F):
                 return False, n_iter, Z, rate
             AZ = [_lin(k.A_inv[i], Zn) for i in range(3)]
-            G = [[f - az / hh for f, az in zip(e.f[:n], azi)] for e, azi in zip(evs, AZ)]
+            G = [[f - az / hh for f, az in zip(fi, azi)] for fi, azi in zip(F, AZ)]
             dZ = [[arb(0)] * n for _ in range(3)]
             for lam, u_col, q_row, weight, inv in self.modes:
                 if isinstance(lam, complex):
