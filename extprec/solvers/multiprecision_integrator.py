@@ -126,6 +126,10 @@ class MultiprecisionIntegrator:
         new_bits = max(bits_for_log2(log2_amplification, self.rtol),
                        self.model.bits + HEADROOM_BITS)
         self._start(new_bits, old.y, old.tau, old.h_abs)
+        # the last step stays the stage predictor (without it the new solver would start
+        # Newton from zero guesses and take steps of 1e-40 before the controller recovers)
+        self.solver.last_step = old.last_step
+        self.solver.h_abs_old, self.solver.err_old = old.h_abs_old, old.err_old
 
     def _accumulate(self, solver):
         self.counters += np.array(solver.counters, dtype=np.int64)
