@@ -180,6 +180,27 @@ def _mp_abs_max(values):
     return max((abs(v) for v in values), default=mpmath.mpf(0))
 
 
+def _result(kind, beta, lam, margins, tol, objective, dual_objective, kkt, digits, weights,
+            mu):
+    """The :class:`LimitResult` of a verified solution (support: margins within ``tol`` of
+    1; active: nonzero coordinates)."""
+    return LimitResult(
+        kind=kind,
+        beta=_freeze(beta),
+        lam=_freeze(lam),
+        support=_frozen_indices(_tight(margins, tol)),
+        active=_frozen_indices(i for i in range(len(beta)) if beta[i] != 0),
+        objective=objective,
+        dual_objective=dual_objective,
+        kkt=kkt,
+        kkt_residual=max(kkt.values()),
+        digits=digits,
+        weights=weights,
+        mu=mu,
+        margins=_freeze(margins),
+    )
+
+
 def _frozen_indices(indices):
     out = np.asarray(sorted(int(i) for i in indices), dtype=np.intp)
     out.flags.writeable = False
@@ -349,21 +370,8 @@ def _polish_l1(signed_X, w, w_exact, beta_f, lam_f, digits):
         beta = beta / min(margins)  # exact unit margin (a change below tol)
         margins = X @ beta
         obj = sum(w_mp[i] * abs(beta[i]) for i in range(d))
-        return LimitResult(
-            kind="l1",
-            beta=_freeze(beta),
-            lam=_freeze(lam),
-            support=_frozen_indices(_tight(margins, tol)),
-            active=_frozen_indices(i for i in range(d) if beta[i] != 0),
-            objective=obj,
-            dual_objective=dual_obj,
-            kkt=kkt,
-            kkt_residual=max(kkt.values()),
-            digits=digits,
-            weights=_freeze(np.array(w_mp, dtype=object)),
-            mu=None,
-            margins=_freeze(margins),
-        )
+        return _result("l1", beta, lam, margins, tol, obj, dual_obj, kkt,
+                       digits, weights=_freeze(np.array(w_mp, dtype=object)), mu=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,21 +481,8 @@ def l2_max_margin(problem, digits=None, weights=None) -> LimitResult:
             "gap": abs(obj - dual_obj) / obj,
         }
         _verify("l2_max_margin", kkt, tol)
-        return LimitResult(
-            kind="l2",
-            beta=_freeze(beta),
-            lam=_freeze(lam),
-            support=_frozen_indices(_tight(margins, tol)),
-            active=_frozen_indices(i for i in range(d) if beta[i] != 0),
-            objective=obj,
-            dual_objective=dual_obj,
-            kkt=kkt,
-            kkt_residual=max(kkt.values()),
-            digits=digits,
-            weights=_freeze(np.array(k_mp, dtype=object)),
-            mu=None,
-            margins=_freeze(margins),
-        )
+        return _result("l2", beta, lam, margins, tol, obj, dual_obj, kkt,
+                       digits, weights=_freeze(np.array(k_mp, dtype=object)), mu=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,21 +888,8 @@ def q_mu(problem, mu, digits=None) -> LimitResult:
         }
         tol = mpmath.mpf(10) ** (-digits)
         _verify("q_mu", kkt, tol)
-        return LimitResult(
-            kind="q_mu",
-            beta=_freeze(beta),
-            lam=_freeze(lam),
-            support=_frozen_indices(_tight(margins, tol)),
-            active=_frozen_indices(i for i in range(d) if beta[i] != 0),
-            objective=objective,
-            dual_objective=dual_objective,
-            kkt=kkt,
-            kkt_residual=max(kkt.values()),
-            digits=digits,
-            weights=None,
-            mu=mu_mp,
-            margins=_freeze(margins),
-        )
+        return _result("q_mu", beta, lam, margins, tol, objective, dual_objective, kkt,
+                       digits, weights=None, mu=mu_mp)
 
 
 def _float_stage(signed_X, depth, log_mu, u):
