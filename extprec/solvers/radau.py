@@ -47,6 +47,7 @@ PROJECTION_MAXITER = 16
 # measured on the softmax (sum_n p_n |d log p_n| / rtol), which starts far above the tolerance
 ARB_NEWTON_MAXITER = 20
 MIN_FLOAT_STEP = 1e-280
+ERROR_FLOOR = 1e-8  # error norms below this count as this in the step-size controller
 MAX_SIGMA_DECADES_PER_STEP = 1.0  # see RadauSolver._growth_cap
 
 
@@ -476,12 +477,15 @@ class RadauSolver:
         return [(a - b).mid() for a, b in zip(y, self.y)]
 
     def _predict_factor(self, h_abs, err):
-        if self.err_old is None or self.h_abs_old is None or err == 0:
+        """Step factor of scipy's predictive (Gustafsson) controller, with the error norms
+        floored at ERROR_FLOOR: in arb a nearly linear stretch of the flow gives error norms
+        like 1e-120, and the ratio err_old / err then cut the next step by 1e30 (measured
+        near sigma = 1e172, where the steps never recovered)."""
+        err = max(err, ERROR_FLOOR)
+        if self.err_old is None or self.h_abs_old is None:
             multiplier = 1.0
         else:
-            multiplier = h_abs / self.h_abs_old * (self.err_old / err) ** 0.25
-        if err == 0:
-            return MAX_FACTOR
+            multiplier = h_abs / self.h_abs_old * (max(self.err_old, ERROR_FLOOR) / err) ** 0.25
         return min(1.0, multiplier) * err**-0.25
 
 
