@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import inspect
 import math
 import os
 import platform
@@ -18,6 +19,7 @@ import re
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import mpmath
@@ -25,7 +27,7 @@ import numpy as np
 
 import extprec
 from extprec import datasets
-from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL
+from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL, MAX_RTOL, MIN_RTOL, check_arguments
 from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED
 
 EXIT_OK = 0
@@ -37,7 +39,7 @@ PROBLEM_OPTIONS = ("depth", "alpha", "loss", "reduction")
 # Options whose value may start with '-' followed by a number in exponent notation
 # ("-1e100"), which argparse would otherwise mistake for an option.
 NUMERIC_VALUE_OPTIONS = ("--alpha", "--log10-loss", "--t", "--checkpoints", "--rtol")
-_NUMBER_START = re.compile(r"^-\.?\d")
+_NUMBER_START = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)
 
 DATA_FORMATS = """\
 data files (--data FILE):
@@ -84,9 +86,54 @@ class InputError(ValueError):
     """Invalid command-line input (reported with exit code 2)."""
 
 
+# The option of `extprec run` behind each argument name that starts an API error message.
+API_OPTIONS = {"alpha": "--alpha", "depth": "--depth", "loss": "--loss",
+               "reduction": "--reduction", "log10_loss": "--log10-loss", "t": "--t",
+               "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps"}
+_FIRST_NAME = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``extprec: error: MESSAGE (see ... --help)``."""
+
+    def error(self, message):
+        self.exit(EXIT_INVALID, f"extprec: error: {_one_line(message)} "
+                                f"(see '{self.prog} --help')\n")
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _integer_option(option, example, extra=""):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < 1:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= 1 (got {text!r}); pass e.g. {option} {example}{extra}")
+        return value
+    return parse
+
+
+def _rtol_option(text):
+    fix = (f"pass a number between {MIN_RTOL:g} and {MAX_RTOL:g}, e.g. --rtol 1e-10 "
+           "(the default)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r}); {fix}") from None
+    if not MIN_RTOL <= value <= MAX_RTOL:  # also NaN
+        raise argparse.ArgumentTypeError(
+            f"must be in [{MIN_RTOL:g}, {MAX_RTOL:g}] (got {text!r}); {fix}")
+    return value
+
+
 # -- argument parsing ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="extprec",
         description="Follow gradient-flow training of diagonal linear networks "
                     "(beta = w+^D - w-^D) to extreme training accuracies.",
@@ -121,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
              "--param seed=1); values are read as int, then float, else kept as text")
 
     model = run.add_argument_group("network and loss")
-    model.add_argument("--depth", type=int, default=2, metavar="D",
+    model.add_argument("--depth", type=_integer_option("--depth", 2, " (1 is the linear model)"),
+                       default=2, metavar="D",
                        help="network depth D >= 1 (D = 1 is the linear model; default: 2)")
     model.add_argument("--alpha", default="1", metavar="ALPHA",
                        help="initialization scale alpha > 0, read exactly as a decimal, so "
@@ -144,9 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoints", metavar="L1,L2,...", default=None,
         help="comma-separated log10-loss levels at which to record the state (default: every "
              "decade of log10(1/L) and of sigma = log(1/L) up to the stop)")
-    stop.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
-                      help=f"relative tolerance of the integration (default: {DEFAULT_RTOL:g})")
-    stop.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
+    stop.add_argument("--rtol", type=_rtol_option, default=DEFAULT_RTOL,
+                      help=f"relative tolerance of the integration, in [{MIN_RTOL:g}, "
+                           f"{MAX_RTOL:g}]; below 1e-13 the run is multiprecision from the "
+                           f"start and much slower (default: {DEFAULT_RTOL:g})")
+    stop.add_argument("--max-steps", type=_integer_option("--max-steps", DEFAULT_MAX_STEPS),
+                      default=DEFAULT_MAX_STEPS, metavar="N",
                       help=f"budget of accepted steps (default: {DEFAULT_MAX_STEPS})")
     stop.add_argument("--float64-only", action="store_true",
                       help="stop where float64 can no longer resolve the margins (status "
@@ -201,34 +252,61 @@ def run_command(args) -> int:
     try:
         problem, source = _problem_from_args(args)
         stop = _stop_from_args(args)
+        options = {"rtol": args.rtol, "max_steps": args.max_steps,
+                   "multiprecision": not args.float64_only}
+        check_arguments(problem, **stop, **options)  # all input checked before any output
         _print_header(problem, source, args, stop)
         start = time.perf_counter()
-        trajectory = extprec.solve(problem, **stop, rtol=args.rtol, max_steps=args.max_steps,
-                                   multiprecision=not args.float64_only)
+        trajectory = extprec.solve(problem, **stop, **options)
         elapsed = time.perf_counter() - start
     except (ValueError, TypeError) as exc:
-        print(f"extprec: error: {exc}", file=sys.stderr)
+        _error(_with_option(exc, args))
         return EXIT_INVALID
-    except RuntimeError as exc:
-        print(f"extprec: error: {exc}", file=sys.stderr)
+    except (RuntimeError, ArithmeticError) as exc:
+        _error(f"the computation failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
     _print_table(trajectory)
     _print_status(trajectory, elapsed)
     return EXIT_OK
 
 
+def _error(message) -> None:
+    print(f"extprec: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _with_option(exc, args) -> str:
+    """The message of an API error, prefixed with the option or file it concerns."""
+    message = str(exc)
+    if isinstance(exc, InputError):
+        return message
+    match = _FIRST_NAME.match(message)
+    name = match.group(1) if match else ""
+    if name in API_OPTIONS:
+        return f"argument {API_OPTIONS[name]}: {message.removeprefix(name + ': ')}"
+    if args.data is not None and name in ("X", "y", "labels"):
+        return f"--data {args.data}: {message}"
+    return message
+
+
 def _problem_from_args(args):
     problem_kwargs = {"depth": args.depth, "alpha": args.alpha, "loss": args.loss,
                       "reduction": args.reduction}
     if args.param and args.dataset is None:
-        raise InputError("--param sets parameters of a built-in dataset; use it with --dataset")
+        raise InputError("--param sets parameters of a built-in dataset; use it with --dataset "
+                         f"(one of {', '.join(sorted(datasets.GENERATORS))}), or drop it")
     if args.dataset is not None:
         params = parse_params(args.param)
+        generator = _generator(args.dataset)
+        _check_params(args.dataset, generator, params)
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
         try:
-            problem = datasets.make(args.dataset, **params, **problem_kwargs)
-        except TypeError as exc:  # an unknown --param name
-            raise InputError(f"--dataset {args.dataset}: {exc}") from None
+            problem = generator(**params, **problem_kwargs)
+        except (ValueError, TypeError) as exc:
+            match = _FIRST_NAME.match(str(exc))
+            if match and match.group(1) in API_OPTIONS:  # --alpha, --depth, ...
+                raise
+            raise InputError(f"--dataset {args.dataset} with --param {shown}: {exc}; the "
+                             f"parameters are {_signature(generator)}") from None
         return problem, f"built-in dataset {args.dataset}" + (f" ({shown})" if shown else "")
     if args.data is not None:
         X, y = load_data(args.data)
@@ -252,13 +330,46 @@ def _stop_from_args(args) -> dict:
     return stop
 
 
+def _generator(name):
+    try:
+        return datasets.GENERATORS[name]
+    except KeyError:
+        raise InputError(f"--dataset: unknown dataset {name!r}; choose one of "
+                         f"{', '.join(sorted(datasets.GENERATORS))}") from None
+
+
+def _parameters(generator) -> list:
+    return [p for p in inspect.signature(generator).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _signature(generator) -> str:
+    shown = ", ".join(f"{p.name}={p.default!r}" if p.default is not p.empty else p.name
+                      for p in _parameters(generator))
+    return shown or "(none)"
+
+
+def _check_params(dataset, generator, params) -> None:
+    """Refuse --param names the generator does not take and non-integers for int parameters."""
+    known = {p.name: p.default for p in _parameters(generator)}
+    for key, value in params.items():
+        if key not in known:
+            takes = (f"it takes {_signature(generator)}" if known
+                     else "it takes no parameters; drop --param")
+            raise InputError(f"--param {key}=...: dataset {dataset} has no parameter "
+                             f"{key!r}; {takes}")
+        if isinstance(known[key], int) and not isinstance(value, int):
+            raise InputError(f"--param {key} must be an integer (got {value!r}); pass e.g. "
+                             f"--param {key}={known[key]}")
+
+
 def parse_params(items) -> dict:
     """``["key=value", ...]`` to a dict; values become int or float when they parse as such."""
     params = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or not key.isidentifier():
+        if not sep or not key.isidentifier() or not text.strip():
             raise InputError(f"--param must look like KEY=VALUE (e.g. seed=1); got {item!r}")
         if key in PROBLEM_OPTIONS:
             raise InputError(f"set {key} with --{key}, not --param")
@@ -278,24 +389,52 @@ def _parse_value(text: str):
 def load_data(path: Path):
     """Read ``(X, y)`` from a .npz or .csv file (formats: ``extprec run --help``)."""
     path = Path(path)
+    formats = "pass a .npz file with arrays X and y or a .csv file (see 'extprec run --help')"
     try:
         return _load_data(path)
+    except FileNotFoundError:
+        raise InputError(f"--data: cannot read data file {path}: no such file; check the path "
+                         "(relative paths start at the current directory)") from None
+    except IsADirectoryError:
+        raise InputError(f"--data: {path} is a directory, not a data file; {formats}") from None
+    except PermissionError:
+        raise InputError(f"--data: cannot read data file {path}: permission denied; make it "
+                         "readable (chmod u+r) or copy it somewhere readable") from None
     except OSError as exc:
-        raise InputError(f"cannot read data file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"--data: cannot read data file {path}: {exc.strerror or exc}; "
+                         f"{formats}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--data: {path} is not a text file (not UTF-8); a .csv must be "
+                         "plain text, one sample per line") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"--data: {path} is not a readable NumPy .npz archive of numeric "
+                         f"arrays ({_one_line(exc)}); write it with numpy.savez(FILE, X=X, y=y) "
+                         "from float arrays") from None
 
 
 def _load_data(path: Path):
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as handle:
+                single = handle.read(6) == b"\x93NUMPY"
+            what = "holds a single array (a .npy file)" if single else "is not a zip file"
+            raise InputError(f"--data: {path} {what}, not an .npz archive; write X and y with "
+                             "numpy.savez(FILE, X=X, y=y)")
+        archive = np.load(path, allow_pickle=False)
+        with archive:
             missing = [k for k in ("X", "y") if k not in archive.files]
             if missing:
-                raise InputError(f"{path}: the .npz file must hold arrays 'X' and 'y'; missing "
-                                 f"{', '.join(missing)} (found: {', '.join(archive.files) or 'none'})")
+                raise InputError(f"--data: {path}: the .npz file must hold arrays 'X' and 'y'; "
+                                 f"missing {', '.join(missing)} (found: "
+                                 f"{', '.join(archive.files) or 'none'}); write it with "
+                                 "numpy.savez(FILE, X=X, y=y)")
             return archive["X"], archive["y"]
     if suffix == ".csv":
         return _load_csv(path)
-    raise InputError(f"{path}: unsupported data file type {suffix or '(none)'!r}; "
+    raise InputError(f"--data: {path}: unsupported data file type {suffix or '(none)'!r}; "
                      "use .npz (arrays X and y) or .csv (features, then the label)")
 
 
@@ -312,19 +451,22 @@ def _load_csv(path: Path):
                 if not rows and width is None:  # a header line
                     width = len(cells)
                     continue
-                raise InputError(f"{path}, line {line_number}: every cell must be a number; "
-                                 f"got {cells!r}") from None
+                raise InputError(f"--data: {path}, line {line_number}: every cell must be a "
+                                 f"number (only the first line may be a header); got "
+                                 f"{cells!r}") from None
             if width is None:
                 width = len(values)
             if len(values) != width:
-                raise InputError(f"{path}, line {line_number}: expected {width} columns, got "
-                                 f"{len(values)}")
+                raise InputError(f"--data: {path}, line {line_number}: expected {width} "
+                                 f"columns, got {len(values)}; every line needs the same "
+                                 "features followed by the label")
             rows.append(values)
     if not rows:
-        raise InputError(f"{path}: no data rows")
+        raise InputError(f"--data: {path}: no data rows; a .csv needs one sample per line, "
+                         "the features followed by the label (+1 or -1)")
     if width < 2:
-        raise InputError(f"{path}: need at least one feature column followed by the label "
-                         "column")
+        raise InputError(f"--data: {path}: need at least one feature column followed by the "
+                         "label column; write each line as x1,...,xd,label")
     return [row[:-1] for row in rows], [row[-1] for row in rows]
 
 

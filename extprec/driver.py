@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import mpmath
+import numpy as np
 
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
@@ -26,9 +28,14 @@ from .trajectory import (
 
 DEFAULT_RTOL = 1e-10
 DEFAULT_MAX_STEPS = 1_000_000
+# Accepted range of rtol. Looser than 1e-3 leaves fewer than 2 digits; tighter than 1e-13 runs
+# in multiprecision from the start, with a step count that grows roughly like rtol^(-1/4)
+# (two_points to log10 L = -5: 1e-13 1700 float64 steps in 0.07 s, 1e-14 about 4000 arb steps
+# in 11 s, 1e-20 about 125000 arb steps in 400 s), so 1e-40 is a hard floor, not a practical one.
 MIN_RTOL = 1e-40
 MAX_RTOL = 1e-3
 MIN_FLOAT64_RTOL = 1e-13  # tighter tolerances start in multiprecision
+BACKENDS = ("auto", "arb")
 FIRST_STEP = 1e-3
 
 STATUS = {
@@ -52,16 +59,23 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         are exact).
     t : number or str, optional
         Stop at this original gradient-flow time instead (``"1e1000"`` allowed).
+        Give at most one of ``log10_loss`` and ``t``; with neither, the run ends at the last
+        checkpoint (or checkpoint time), so at least one of them is then required.
     checkpoints : sequence, optional
-        log10-loss levels at which to record States. Default: every decade of log10(1/L)
-        and of sigma = log(1/L) up to the stop.
+        log10-loss levels at which to record States (a list, not a single string); each must
+        lie below the starting loss ``log10 L(0)`` (and above the infimum of the loss for data
+        that are not linearly separable). Levels beyond the stop are ignored. Default: every
+        decade of log10(1/L) and of sigma = log(1/L) up to the stop (below the infimum for
+        non-separable data); none when there is no stop.
     checkpoint_times : sequence, optional
-        Original times at which to record States.
+        Original times > 0 at which to record States.
     rtol : float
-        Relative tolerance of the integration (local error per step); the digits a State
-        vouches for follow from it.
+        Relative tolerance of the integration (local error per step), in
+        ``[MIN_RTOL, MAX_RTOL] = [1e-40, 1e-3]``; the digits a State vouches for follow from it.
+        Below ``MIN_FLOAT64_RTOL = 1e-13`` the run is multiprecision from the start, and the
+        step count grows quickly (roughly like rtol^(-1/4)): 1e-20 is already slow.
     max_steps : int
-        Budget of accepted steps.
+        Budget of accepted steps (a positive int).
     multiprecision : bool
         Continue in multiprecision when float64 is exhausted (default). With False the run
         stops there with status "precision exhausted".
@@ -74,33 +88,27 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     Trajectory
         ``status == "reached"`` when the stop was reached; otherwise the status says why the
         run stopped and the final State is the last one the engine vouches for.
-    """
-    if not isinstance(problem, Problem):
-        raise TypeError(f"solve expects an extprec.Problem; got {type(problem).__name__}")
-    if log10_loss is not None and t is not None:
-        raise ValueError("give either log10_loss=... or t=... as the stop, not both")
-    if log10_loss is None and t is None and not checkpoints and not checkpoint_times:
-        raise ValueError("nothing to compute: give a stop, log10_loss=... (e.g. '-1e100') "
-                         "or t=..., or checkpoints=[...]")
-    if not (isinstance(rtol, numbers.Real) and MIN_RTOL <= rtol <= MAX_RTOL):
-        raise ValueError(f"rtol must be a number in [{MIN_RTOL:g}, {MAX_RTOL:g}]; got {rtol!r}")
-    if not (isinstance(max_steps, numbers.Integral) and max_steps >= 1):
-        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
 
-    if backend not in ("auto", "arb"):
-        raise ValueError(f'backend must be "auto" or "arb"; got {backend!r}')
-    if backend == "arb" and not multiprecision:
-        raise ValueError('backend="arb" is multiprecision; drop multiprecision=False')
-    stop = LossLevel.parse(log10_loss) if log10_loss is not None else None
-    stop_time = TimeLevel.parse(t) if t is not None else None
+    Raises
+    ------
+    TypeError, ValueError
+        Before any integration, for every invalid argument (see :func:`check_arguments`); the
+        message names the problem and the fix.
+    """
+    args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
+                           checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
+                           multiprecision=multiprecision, backend=backend)
+    stop, stop_time = args.stop, args.stop_time
     integrator = _first_integrator(problem, rtol, multiprecision, backend)
     sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
         integrator.sigma0.mid())
-    loss_levels = ([LossLevel.parse(v) for v in checkpoints] if checkpoints is not None
-                   else default_loss_levels(sigma0, stop))
-    time_levels = sorted((TimeLevel.parse(v) for v in (checkpoint_times or ())),
-                         key=TimeLevel.sort_key)
-    _check_reachable(problem, sigma0, ([stop] if stop else []) + loss_levels)
+    _check_reachable(problem, sigma0, args.named_loss_levels())
+    if args.checkpoints is not None:
+        loss_levels = [level for _, level in args.checkpoints]
+    else:  # every decade up to the stop (and short of the infimum); none without a stop
+        loss_levels = (default_loss_levels(sigma0, stop, -problem.infimum_log_loss())
+                       if stop is not None or stop_time is not None else [])
+    time_levels = sorted(args.checkpoint_times, key=TimeLevel.sort_key)
     loss_levels = sorted((lv for lv in loss_levels
                           if stop is None or lv.sort_key() < stop.sort_key()),
                          key=LossLevel.sort_key)
@@ -163,6 +171,112 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     )
 
 
+@dataclass(frozen=True)
+class CheckedArguments:
+    """The arguments of :func:`solve` after :func:`check_arguments`."""
+
+    stop: LossLevel | None
+    stop_time: TimeLevel | None
+    checkpoints: list | None  # [(name, LossLevel)], None for the default levels
+    checkpoint_times: list  # [TimeLevel]
+
+    def named_loss_levels(self) -> list:
+        named = [("log10_loss", self.stop)] if self.stop is not None else []
+        return named + list(self.checkpoints or ())
+
+
+def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
+                    rtol=DEFAULT_RTOL, max_steps=DEFAULT_MAX_STEPS, multiprecision=True,
+                    backend="auto") -> CheckedArguments:
+    """Validate the arguments of :func:`solve` without integrating anything.
+
+    Raises ``TypeError`` (wrong kind of value) or ``ValueError`` (a value out of range) whose
+    message names the problem and the fix. Used by :func:`solve` and by the command line, which
+    checks its input before printing anything.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"solve expects an extprec.Problem as its first argument; got "
+                        f"{type(problem).__name__}; build one with extprec.Problem(X, y, ...)")
+    if log10_loss is not None and t is not None:
+        raise ValueError(
+            f"give either log10_loss=... or t=... as the stop, not both (got log10_loss="
+            f"{log10_loss!r} and t={t!r}); drop one, and to record the other as well pass it in "
+            "checkpoints=[...] or checkpoint_times=[...]")
+    if not isinstance(multiprecision, (bool, np.bool_)):
+        raise TypeError(f"multiprecision must be True or False (got {multiprecision!r}); "
+                        "pass multiprecision=False to stop where float64 is exhausted")
+    _check_rtol(rtol, multiprecision)
+    if isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, numbers.Integral):
+        raise TypeError(f"max_steps must be a positive int (got {max_steps!r} of type "
+                        f"{type(max_steps).__name__}); pass e.g. max_steps={DEFAULT_MAX_STEPS}")
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int (got {max_steps!r}); pass the "
+                         f"budget of accepted steps, e.g. max_steps={DEFAULT_MAX_STEPS}")
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f'backend must be "auto" or "arb" (got {backend!r}); pass '
+                         'backend="auto" (float64 first, multiprecision when needed) or '
+                         'backend="arb" (multiprecision from the start)')
+    if backend == "arb" and not multiprecision:
+        raise ValueError('backend="arb" is multiprecision, so it contradicts '
+                         'multiprecision=False; drop multiprecision=False, or use '
+                         'backend="auto" with multiprecision=False for a float64-only run')
+    stop = LossLevel.parse(log10_loss) if log10_loss is not None else None
+    stop_time = TimeLevel.parse(t) if t is not None else None
+    named = None
+    if checkpoints is not None:
+        named = [(name, LossLevel.parse(value, name))
+                 for name, value in _items(checkpoints, "checkpoints",
+                                           "log10-loss levels such as [-1, -10, '-1e100']")]
+    times = [TimeLevel.parse(value, name)
+             for name, value in _items(checkpoint_times, "checkpoint_times",
+                                       "times > 0 such as [1, 100, '1e1000']")]
+    if stop is None and stop_time is None and not named and not times:
+        raise ValueError("nothing to compute: no stop and no checkpoints; give a stop, "
+                         "log10_loss=... (e.g. '-1e100') or t=... (e.g. '1e100'), or "
+                         "checkpoints=[...] / checkpoint_times=[...] (the run then ends at the "
+                         "last one)")
+    args = CheckedArguments(stop, stop_time, named, times)
+    initial = problem.initial_log_loss()
+    if math.isfinite(initial):  # rechecked against the integrator's sigma(0) in solve
+        _check_reachable(problem, -initial, args.named_loss_levels())
+    return args
+
+
+def _check_rtol(rtol, multiprecision) -> None:
+    fix = (f"pass a float between {MIN_RTOL:g} and {MAX_RTOL:g} such as rtol=1e-10 (the "
+           f"default); below {MIN_FLOAT64_RTOL:g} the run is multiprecision from the start")
+    if isinstance(rtol, (bool, np.bool_)) or not isinstance(rtol, numbers.Real):
+        raise TypeError(f"rtol must be a number (got {rtol!r} of type "
+                        f"{type(rtol).__name__}); {fix}")
+    if not MIN_RTOL <= rtol <= MAX_RTOL:  # also rejects NaN
+        raise ValueError(f"rtol must be in [{MIN_RTOL:g}, {MAX_RTOL:g}] (got {rtol!r}); {fix}")
+    if rtol < MIN_FLOAT64_RTOL and not multiprecision:
+        raise ValueError(f"rtol = {rtol:g} is below what float64 can deliver "
+                         f"({MIN_FLOAT64_RTOL:g}) and multiprecision=False forbids anything "
+                         f"else; allow multiprecision=True or pass rtol >= {MIN_FLOAT64_RTOL:g}")
+
+
+def _items(values, name, kind):
+    """``[(f"{name}[i]", value), ...]`` of a sequence argument; a single value is refused."""
+    if values is None:
+        return []
+    fix = f"pass a list of {kind}"
+    if isinstance(values, (str, bytes)):
+        text = values.decode(errors="replace") if isinstance(values, bytes) else values
+        example = [part.strip() for part in text.split(",")]
+        raise TypeError(f"{name} must be a list, not a single string (got {values!r}); {fix}, "
+                        f"e.g. {name}={example!r}")
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise TypeError(f"{name} must be a flat list (got an array of shape {values.shape}); "
+                        f"{fix}")
+    try:
+        items = list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a list (got {type(values).__name__} {values!r}); "
+                        f"{fix}, e.g. {name}=[{values!r}] for one") from None
+    return [(f"{name}[{i}]", value) for i, value in enumerate(items)]
+
+
 def _first_integrator(problem, rtol, multiprecision, backend="auto"):
     """Float64 when the tolerance and the initial state allow it, else multiprecision."""
     if rtol >= MIN_FLOAT64_RTOL and backend == "auto":
@@ -194,26 +308,48 @@ def _stats(segments) -> dict:
     return stats
 
 
-def _check_reachable(problem: Problem, sigma0: float, levels) -> None:
-    """Refuse levels at or above the starting loss, and below the infimum for data that are
-    not linearly separable."""
-    if not levels:
+def _check_reachable(problem: Problem, sigma0: float, named_levels) -> None:
+    """Refuse levels at or above the starting loss, and at or below the infimum for data that
+    are not linearly separable. ``named_levels`` is ``[(argument name, LossLevel), ...]``."""
+    if not named_levels:
         return
-    lowest = min(levels, key=LossLevel.sort_key)
+    start = -sigma0 / math.log(10)
+    separable = problem.separability().separable
+    sigma_max = -problem.infimum_log_loss()  # inf for separable data
+    infimum = -sigma_max / math.log(10)
+    if separable:
+        example = min(-10, math.floor(start) - 1)
+        between = f"a log10 loss below {start:.6g}, e.g. {example} or '-1e100'"
+    else:
+        between = f"a log10 loss between log10 inf L = {infimum:.6g} and log10 L(0) = {start:.6g}"
+    name, lowest = min(named_levels, key=lambda item: item[1].sort_key())
     if lowest.sort_key() <= sigma0:
         raise ValueError(
-            f"the requested {lowest} is not below the starting loss, log10 L(0) = "
-            f"{-sigma0 / math.log(10):.6g}; ask for a smaller loss (a more negative log10_loss)")
-    separability = problem.separability()
-    if separability.separable:
+            f"{name}: the requested {lowest} is not below the starting loss, log10 L(0) = "
+            f"{start:.6g}, and gradient flow only decreases the loss; ask for {between}")
+    if separable:
         return
-    sigma_max = -problem.infimum_log_loss()
-    highest = max(levels, key=LossLevel.sort_key)
+    name, highest = max(named_levels, key=lambda item: item[1].sort_key())
     if highest.sort_key() >= sigma_max:
+        if sigma_max - sigma0 <= 1e-9 * max(1.0, abs(sigma0)):
+            fix = ("the flow starts at a minimizer of the loss (L(0) is the infimum), so no "
+                   "level below L(0) is ever reached; stop at a time with t=... instead")
+        else:
+            fix = f"ask for {between}, or stop at a time with t=... to follow the flow"
         raise ValueError(
-            f"the requested {highest} is below what this problem can reach, "
-            f"log10 inf L = {-sigma_max / math.log(10):.6g}: {separability.message}. "
-            "Ask for a level above the infimum.")
+            f"{name}: the requested {highest} cannot be reached: the data are not linearly "
+            f"separable ({_gordan_text(problem)}), so {problem.flow_outcome()}; {fix}")
+
+
+def _gordan_text(problem: Problem) -> str:
+    """The certificate of non-separability in a few words."""
+    weights = problem.separability().certificate
+    support = np.flatnonzero(weights > 1e-12)
+    shown = ", ".join(map(str, support[:10])) + (", ..." if support.size > 10 else "")
+    residual = float(np.abs(problem.signed_X.T @ weights).max())
+    return (f"certificate: weights lambda >= 0 summing to 1 on samples {shown} with "
+            f"||X~^T lambda||_inf = {residual:.2g}, so every predictor gives some sample a "
+            "margin <= 0")
 
 
 def _message(status, final, integrator, stop, stop_time) -> str:

@@ -19,27 +19,52 @@ from flint import arb
 LN10 = math.log(10.0)
 _SORT_CONTEXT = mpmath.MPContext()
 _SORT_CONTEXT.prec = 80
+# Largest |decimal exponent| of a level or time given as a string, Decimal or mpf. Exact
+# conversion costs about 0.3 s at 1e6 and grows quadratically beyond (1e9: hours), and
+# log10 L = -1e1000000 is already far beyond anything an integration can reach.
+MAX_EXPONENT = 1_000_000
+_TIME_EXAMPLE = "10 or the exact string '1e1000'"
+_EXAMPLES = {"t": _TIME_EXAMPLE, "checkpoint_times": _TIME_EXAMPLE}
 
 
 def exact_number(value, name: str) -> Fraction:
     """Exact rational value of an int, float, Fraction, Decimal, mpf or decimal string."""
+    base = name.split("[")[0]
+    example = _EXAMPLES.get(base, "-100 or the exact string '-1e100'")
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or a decimal string, not a bool")
+        raise TypeError(f"{name} must be a number or a decimal string, not a bool "
+                        f"(got {value!r}); pass e.g. {example}")
+    given = value  # shown in messages
     try:
         if isinstance(value, str):
-            return Fraction(decimal.Decimal(value.strip()))
+            value = decimal.Decimal(value.strip())
+        if isinstance(value, decimal.Decimal):
+            if not value.is_finite():
+                raise ValueError
+            if value and abs(value.adjusted()) > MAX_EXPONENT:
+                raise OverflowError
+            return Fraction(value)
         if hasattr(value, "_mpf_"):
             sign, man, exp, _ = value._mpf_
             if not man and exp:
                 raise ValueError
+            if man and abs(exp + man.bit_length()) > 4 * MAX_EXPONENT:
+                raise OverflowError
             man = -man if sign else man
             return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
-        if isinstance(value, (numbers.Real, decimal.Decimal)):
+        if isinstance(value, numbers.Real):
+            if not isinstance(value, numbers.Rational) and not math.isfinite(value):
+                raise ValueError
             return Fraction(value)
-    except (ValueError, decimal.InvalidOperation, OverflowError):
-        raise ValueError(f"{name} must be a finite number or a decimal string such as "
-                         f"'-1e100'; got {value!r}") from None
-    raise TypeError(f"{name} must be a number or a decimal string; got {type(value).__name__}")
+    except OverflowError:
+        raise ValueError(f"{name} = {given} has a decimal exponent beyond +-{MAX_EXPONENT}, "
+                         f"which no run can reach; pass a value between -1e{MAX_EXPONENT} and "
+                         f"1e{MAX_EXPONENT}") from None
+    except (ValueError, decimal.InvalidOperation):
+        raise ValueError(f"{name} must be a finite number or a decimal string (got {given!r}); "
+                         f"pass e.g. {example}") from None
+    raise TypeError(f"{name} must be a number or a decimal string; got "
+                    f"{type(value).__name__} {value!r}; pass e.g. {example}")
 
 
 def _fraction_to_float(q: Fraction) -> float:
@@ -57,8 +82,8 @@ class LossLevel:
     kind: str = "log10_loss"  # or "sigma"
 
     @classmethod
-    def parse(cls, log10_loss) -> "LossLevel":
-        return cls(exact_number(log10_loss, "log10_loss"))
+    def parse(cls, log10_loss, name: str = "log10_loss") -> "LossLevel":
+        return cls(exact_number(log10_loss, name))
 
     def sigma_float(self) -> float:
         """sigma as a float64 (inf beyond the float64 range)."""
@@ -88,10 +113,11 @@ class TimeLevel:
     t: Fraction
 
     @classmethod
-    def parse(cls, t) -> "TimeLevel":
-        q = exact_number(t, "t")
+    def parse(cls, t, name: str = "t") -> "TimeLevel":
+        q = exact_number(t, name)
         if q <= 0:
-            raise ValueError(f"the time t must be positive; got {t!r}")
+            raise ValueError(f"{name} must be a time > 0 (got {t!r}); the flow starts at t = 0, "
+                             "pass a positive time such as 10 or '1e1000'")
         return cls(q)
 
     def log_t_float(self) -> float:
@@ -116,10 +142,14 @@ def _compact(q: Fraction) -> str:
     return str(q) if q.denominator == 1 else str(float(q))
 
 
-def default_loss_levels(sigma0: float, stop: LossLevel | None) -> list[LossLevel]:
+def default_loss_levels(sigma0: float, stop: LossLevel | None,
+                        sigma_max: float = math.inf) -> list[LossLevel]:
     """Every decade of log10(1/L) and of sigma above the start and below the stop (up to
-    the stop, or up to 10^300 without one)."""
+    the stop, or up to 10^300 without one), and below ``sigma_max`` (``-log inf L`` for data
+    that are not linearly separable)."""
     top = math.inf if stop is None else stop.sort_key()
+    if sigma_max < top:
+        top = sigma_max
     k_max = 300 if stop is None else max(1, int(_SORT_CONTEXT.log10(max(top, 10))) + 1)
     levels = []
     for k in range(k_max + 1):

@@ -43,6 +43,13 @@ _LOG_SOFTPLUS_LINEAR_BELOW = -37.0
 # Context used to round log(alpha) to a float; 64 bits leave guard bits over float64.
 _LOG_CTX = mpmath.MPContext()
 _LOG_CTX.prec = 64
+# Largest |decimal exponent| accepted for alpha (1e-1000000 is far beyond any useful scale;
+# converting an exponent of 1e9 to an exact Fraction would take hours).
+MAX_ALPHA_EXPONENT = 1_000_000
+_ALPHA_FIX = (
+    "pass the initialization scale as a positive number or a decimal string such as '1e-300' "
+    "(strings are read exactly, so scales beyond the float64 range are fine)"
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -137,7 +144,8 @@ class Problem:
             )
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(
-                f"X must have at least one sample and one feature; got shape {X.shape}"
+                f"X must have at least one sample and one feature; got shape {X.shape}; "
+                "pass a non-empty (n_samples, n_features) array"
             )
         y = _real_array(y, "y")
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
@@ -262,13 +270,47 @@ class Problem:
         """
         if "infimum_log_loss" not in self._cache:
             if self.separability().separable:
-                value = -math.inf
+                value, attained = -math.inf, False
             else:
-                value = _core_log_loss(self.signed_X, self.loss)
+                value, attained = _core_log_loss(self.signed_X, self.loss)
                 if self.reduction == "mean":
                     value -= math.log(self.n_samples)
             self._cache["infimum_log_loss"] = value
+            self._cache["infimum_attained"] = attained
         return self._cache["infimum_log_loss"]
+
+    def infimum_attained(self) -> bool:
+        """True when the loss attains its infimum at a finite ``beta`` (cached).
+
+        This is the case exactly when the data are not linearly separable and no sample can be
+        given a positive margin without giving another a negative one (the separable part S of
+        :meth:`infimum_log_loss` is empty); gradient flow then converges to a finite minimizer.
+        False for separable data (the infimum 0 is approached as ``||beta|| -> inf``) and for
+        non-separable data with a separable part (the loss approaches its infimum while
+        ``||beta||`` diverges along the separating direction of S).
+        """
+        self.infimum_log_loss()
+        return self._cache["infimum_attained"]
+
+    def flow_outcome(self) -> str:
+        """Where gradient flow takes the training loss, in words (for messages)."""
+        if self.separability().separable:
+            return (
+                "the data are linearly separable: the loss tends to 0 as t -> inf while "
+                "||beta|| grows without bound"
+            )
+        inf10 = self.infimum_log_loss() / math.log(10)
+        if self.infimum_attained():
+            where = "beta converges to a finite minimizer of the loss, where it is attained"
+        else:
+            where = (
+                "||beta|| grows without bound along a direction that separates part of the "
+                "samples (the infimum is approached, not attained)"
+            )
+        return (
+            f"gradient flow does not drive the {self.loss} loss to 0 but decreases it towards "
+            f"its infimum log10 inf L = {inf10:.6g}, and {where}"
+        )
 
     def initial_beta_log(self):
         """Sign and log-magnitude of ``beta(0) = (alpha u+)^D - (alpha u-)^D``.
@@ -327,7 +369,7 @@ class Problem:
         return _log_loss(margins, self.loss, self.reduction)
 
 
-def _real_array(value, name):
+def _real_array(value, name, fix="remove or impute them"):
     """Return ``value`` as a new float64 array of finite numbers, or raise naming ``name``."""
     try:
         array = np.asarray(value)
@@ -355,7 +397,7 @@ def _real_array(value, name):
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
             f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf), first at index "
-            f"{first if len(first) != 1 else first[0]}; remove or impute them"
+            f"{first if len(first) != 1 else first[0]}; {fix}"
         )
     array.flags.writeable = False
     return array
@@ -376,7 +418,8 @@ def _check_depth(depth):
         depth, (numbers.Integral, float, np.floating)
     ):
         raise TypeError(
-            f"depth must be an integer >= 1; got {depth!r} of type {type(depth).__name__}"
+            f"depth must be an integer >= 1; got {depth!r} of type {type(depth).__name__}; "
+            "pass an int such as depth=2 (depth=1 is the linear model)"
         )
     if not float(depth).is_integer():
         raise ValueError(f"depth must be an integer >= 1; got {depth!r}; use e.g. depth=2")
@@ -388,9 +431,20 @@ def _check_depth(depth):
 
 
 def _check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
+    try:
+        known = isinstance(value, str) and value in choices
+    except TypeError:
+        known = False
+    if not known:
+        hint = (
+            f"; did you mean {name}={value.strip().lower()!r}?"
+            if isinstance(value, str) and value.strip().lower() in choices
+            else f"; pass e.g. {name}={choices[0]!r}"
+        )
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}{hint}"
+        )
+    return str(value)
 
 
 def _exact_alpha(alpha):
@@ -400,6 +454,7 @@ def _exact_alpha(alpha):
     )
     if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(f"alpha must be {accepted}; got the bool {alpha!r}")
+    given = alpha  # shown in messages
     if isinstance(alpha, str):
         try:
             alpha = decimal.Decimal(alpha.strip())
@@ -407,25 +462,40 @@ def _exact_alpha(alpha):
             raise ValueError(
                 f"alpha string {alpha!r} is not a decimal number; write it like '0.5' or '1e-300'"
             ) from None
+    if isinstance(alpha, decimal.Decimal) and alpha.is_finite() and alpha:
+        if abs(alpha.adjusted()) > MAX_ALPHA_EXPONENT:
+            raise ValueError(
+                f"alpha = {given} has a decimal exponent beyond +-{MAX_ALPHA_EXPONENT}; "
+                f"pass a scale between 1e-{MAX_ALPHA_EXPONENT} and 1e{MAX_ALPHA_EXPONENT}"
+            )
     if isinstance(alpha, (numbers.Integral, Fraction)):
         value = Fraction(int(alpha.numerator), int(alpha.denominator))  # numpy ints -> int
     elif isinstance(alpha, (float, np.floating)):
         if not math.isfinite(alpha):
-            raise ValueError(f"alpha must be finite; got {alpha!r}")
+            raise ValueError(f"alpha must be finite (got {given!r}); {_ALPHA_FIX}")
         value = Fraction(float(alpha))
     elif isinstance(alpha, decimal.Decimal):
         if not alpha.is_finite():
-            raise ValueError(f"alpha must be finite; got {alpha!r}")
+            raise ValueError(f"alpha must be finite (got {given!r}); {_ALPHA_FIX}")
         value = Fraction(alpha)
     elif hasattr(alpha, "_mpf_"):
         if alpha._mpf_ in (libmp.finf, libmp.fninf, libmp.fnan):
-            raise ValueError(f"alpha must be finite; got {alpha!r}")
+            raise ValueError(f"alpha must be finite (got {given!r}); {_ALPHA_FIX}")
         sign, man, exp, _ = alpha._mpf_
+        if man and abs(exp + man.bit_length()) > 4 * MAX_ALPHA_EXPONENT:
+            raise ValueError(
+                f"alpha = {alpha} has an exponent beyond +-{MAX_ALPHA_EXPONENT} (decimal); "
+                f"pass a scale between 1e-{MAX_ALPHA_EXPONENT} and 1e{MAX_ALPHA_EXPONENT}"
+            )
         value = Fraction((-1) ** sign * man) * (Fraction(2) ** exp)
     else:
-        raise TypeError(f"alpha must be {accepted}; got {type(alpha).__name__}")
+        raise TypeError(
+            f"alpha must be {accepted}; got {type(alpha).__name__} {alpha!r}; pass e.g. alpha=1.0 "
+            "or alpha='1e-300'"
+        )
     if value <= 0:
-        raise ValueError(f"alpha must be > 0; got {alpha!r}; the initialization scale is positive")
+        shown = given if isinstance(given, (str, decimal.Decimal, Fraction)) else repr(given)
+        raise ValueError(f"alpha must be > 0 (got {shown}); {_ALPHA_FIX}")
     return value
 
 
@@ -455,13 +525,17 @@ def _shape_vectors(shape, n_features):
         f"shape must be None, one vector of length d={n_features}, or a pair (u_plus, u_minus) "
         f"of such vectors"
     )
-    array = _real_array(shape, "shape")
+    array = _real_array(
+        shape, "shape", fix="the shape vectors need finite positive entries (or pass shape=None)"
+    )
     if array.ndim == 1 and array.shape[0] == n_features:
         u_plus = u_minus = array
     elif array.ndim == 2 and array.shape == (2, n_features):
         u_plus, u_minus = array[0], array[1]
     else:
-        raise ValueError(f"{expected}; got an array of shape {array.shape}")
+        raise ValueError(
+            f"{expected}; got an array of shape {array.shape}; pass shape=None for all ones"
+        )
     if not (array > 0).all():
         raise ValueError(
             f"shape entries must be > 0; got minimum {array.min():g}; the initialization "
@@ -558,14 +632,16 @@ def _separability(signed_X):
             f"data are not linearly separable: the convex combination lambda (support n = {shown})"
             f" of the signed samples is 0 (||X~^T lambda||_inf = {residual * scale:.2g}); no "
             "predictor gives every sample a positive margin, so the loss has a positive infimum "
-            "(see Problem.infimum_log_loss)"
+            "(see Problem.infimum_log_loss) and gradient flow decreases it towards that infimum "
+            "instead of driving it to 0"
         )
     certificate.flags.writeable = False
     return Separability(bool(separable), margin, certificate, message)
 
 
 def _core_log_loss(signed_X, loss):
-    """Log of the minimal summed loss over the non-separable core of the samples.
+    """Log of the minimal summed loss over the non-separable core of the samples, and whether
+    the core is all of the samples (then the minimum is attained at a finite beta).
 
     See :meth:`Problem.infimum_log_loss`. The core is the complement of the largest set S that
     some direction v separates with ``Z v >= 0`` (maximize ``sum s`` s.t. ``Z v >= s``,
@@ -579,7 +655,8 @@ def _core_log_loss(signed_X, loss):
         b_ub=np.zeros(n_samples),
         bounds=[(None, None)] * n_features + [(0.0, 1.0)] * n_samples,
     )
-    core = Z[solution[n_features:] < 0.5]
+    in_core = solution[n_features:] < 0.5
+    core = Z[in_core]
 
     def objective(beta):
         margins = core @ beta
@@ -605,4 +682,4 @@ def _core_log_loss(signed_X, loss):
             f"{gradient_norm:.2g} ({result.message}); the problem is badly conditioned, "
             "rescale the features"
         )
-    return _log_loss(core @ result.x, loss, "sum")
+    return _log_loss(core @ result.x, loss, "sum"), bool(in_core.all())
