@@ -242,6 +242,20 @@ def write(path, text):
     return str(path)
 
 
+TEXT_DATA_FILES = {  # kind -> (file name, contents) of the bad text data files
+    "empty": ("empty.csv", ""),
+    "header only": ("header.csv", "a,b,label\n"),
+    "one column": ("one.csv", "1\n-1\n"),
+    "ragged": ("ragged.csv", "1,2,1\n1,-1\n"),
+    "text cell": ("cell.csv", "1,2,1\n1,x,-1\n"),
+    "labels 0/1": ("labels.csv", "1,2,1\n2,1,0\n"),
+    "nan": ("nan.csv", "1,nan,1\n2,1,-1\n"),
+    "not separable": ("xor.csv", "1,1,1\n1,-1,-1\n-1,1,-1\n-1,-1,1\n"),
+    "txt": ("data.txt", "1 2 1\n"),
+    "npz not zip": ("text.npz", "hello"),
+}
+
+
 def data_file(tmp_path, kind):
     """Bad data files by kind."""
     if kind == "missing":
@@ -253,26 +267,9 @@ def data_file(tmp_path, kind):
         path = tmp_path / "binary.csv"
         path.write_bytes(bytes(range(256)))
         return str(path)
-    if kind == "empty":
-        return write(tmp_path / "empty.csv", "")
-    if kind == "header only":
-        return write(tmp_path / "header.csv", "a,b,label\n")
-    if kind == "one column":
-        return write(tmp_path / "one.csv", "1\n-1\n")
-    if kind == "ragged":
-        return write(tmp_path / "ragged.csv", "1,2,1\n1,-1\n")
-    if kind == "text cell":
-        return write(tmp_path / "cell.csv", "1,2,1\n1,x,-1\n")
-    if kind == "labels 0/1":
-        return write(tmp_path / "labels.csv", "1,2,1\n2,1,0\n")
-    if kind == "nan":
-        return write(tmp_path / "nan.csv", "1,nan,1\n2,1,-1\n")
-    if kind == "not separable":
-        return write(tmp_path / "xor.csv", "1,1,1\n1,-1,-1\n-1,1,-1\n-1,-1,1\n")
-    if kind == "txt":
-        return write(tmp_path / "data.txt", "1 2 1\n")
-    if kind == "npz not zip":
-        return write(tmp_path / "text.npz", "hello")
+    if kind in TEXT_DATA_FILES:
+        name, text = TEXT_DATA_FILES[kind]
+        return write(tmp_path / name, text)
     path = tmp_path / "data.npz"
     if kind == "npy as npz":
         with open(path, "wb") as handle:
