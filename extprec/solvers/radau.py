@@ -464,16 +464,21 @@ class RadauSolver:
                 s_w = np.array([float(a.mid()) for a in ev.s])
                 K = (X[[top] + rows] * jac) @ X[support].T  # rows of K_hat on the support
                 A = -(s_w[rows, None] * K[1:] - s_w[top] * K[0])
-                b = [float((arb(r) / jmax).mid()) for r in residual]
                 # sum(nu) = tau_hat, scaled like the margin rows
                 row_scale = max(float(np.max(np.abs(A))) if A.size else 1.0, 1e-300)
                 A = np.vstack([A, np.full(len(support), row_scale)])
-                b.append(float((tau_residual * row_scale).mid()))
-                step, *_ = np.linalg.lstsq(A, -np.array(b), rcond=1e-13)
+                b = [arb(r) / jmax for r in residual] + [tau_residual * row_scale]
+                # the corrections are about 1/sigma: solve for them in units of the largest
+                # right-hand side, which float64 would underflow beyond sigma ~ 1e150
+                b_scale = max(abs(v) for v in b)
+                if not b_scale > 0:
+                    break
+                rhs = np.array([float((v / b_scale).mid()) for v in b])
+                step, *_ = np.linalg.lstsq(A, -rhs, rcond=1e-13)
                 if not np.all(np.isfinite(step)):
                     break
                 for j, dj in zip(support, step):
-                    y[j] = (y[j] + arb(float(dj))).mid()
+                    y[j] = (y[j] + arb(float(dj)) * b_scale).mid()
         return [(a - b).mid() for a, b in zip(y, self.y)]
 
     def _predict_factor(self, h_abs, err):
