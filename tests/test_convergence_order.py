@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import extprec
+from extprec.levels import LossLevel
 from reference_flows import SingleSampleReference, WeightFlowReference, planted_problem_data
 
 STEP_COUNTS = [4, 8, 16, 32, 64]  # candidates; those above the floor are fitted
@@ -25,10 +26,6 @@ REFERENCE_STEPS = 1024
 
 def _land_on_sigma(integrator, sigma):
     """``(ell, y)`` where sigma = log(1/L) equals ``sigma`` (the integrator's landing)."""
-    try:
-        from extprec.levels import LossLevel
-    except ImportError:  # earlier interface: land(quantity, level)
-        return integrator.land("sigma", sigma)
     return integrator.land(LossLevel(Fraction(sigma), "sigma"))
 
 

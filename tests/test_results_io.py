@@ -302,12 +302,21 @@ def test_newer_format_version(float64_run, tmp_path):
     assert "newer" in message and "upgrade extprec" in message
 
 
-@pytest.mark.parametrize("content", [b"\x00\x01\x02binary\xff\xfe", b"X,y\n1,2\n", b"",
-                                     b"NaN", b"{\"format\": NaN}"])
-def test_not_json(content, tmp_path):
+@pytest.mark.parametrize("content,problem", [
+    (b"\x00\x01\x02binary\xff\xfe", "not a UTF-8 text file"),
+    (b"X,y\n1,2\n", "not a JSON file"),
+    (b"", "not a JSON file"),
+    (b"NaN", "non-standard JSON constant NaN"),
+    (b"{\"format\": NaN}", "non-standard JSON constant NaN"),
+])
+def test_not_json(content, problem, tmp_path):
+    """Binary, CSV, empty and NaN-bearing files are refused with a message naming the file,
+    what is wrong with it and that results files come from extprec.save."""
     path = tmp_path / "data.json"
     path.write_bytes(content)
-    load_error(path)
+    message = load_error(path)
+    assert problem in message
+    assert "extprec.save" in message
 
 
 def _corruptions():

@@ -180,17 +180,15 @@ class ArbModel:
                 return None
             beta, jac1, jac2 = terms
             margins = entries(self.Xt * column(beta))
+            log_g = self._log_g(margins)
+            log_s = log_sum_exp(log_g)
             if self.loss_code == 0:
-                log_g = [-m - self.log_norm for m in margins]
-                log_s = log_sum_exp(log_g)
                 sigma = -log_s
                 s = [arb(1)] * self.n
                 r = arb(1)
             else:
                 log_loss = [(-m).exp().log1p().log() for m in margins]
                 sigma = self.log_norm - log_sum_exp(log_loss)
-                log_g = [-_softplus(m) - self.log_norm for m in margins]
-                log_s = log_sum_exp(log_g)
                 s = [1 / (1 + (-m).exp()) for m in margins]
                 r = (log_s + sigma).exp()
             p = [(lg - log_s).exp() for lg in log_g]
@@ -214,13 +212,15 @@ class ArbModel:
             terms = self.coordinate_terms(entries(self.XtT * column(nu_hat)))
             if terms is None:
                 return None
-            margins = entries(self.Xt * column(terms[0]))
-            if self.loss_code == 0:
-                log_g = [-m for m in margins]  # the mean's log N cancels in p
-            else:
-                log_g = [-_softplus(m) for m in margins]
+            log_g = self._log_g(entries(self.Xt * column(terms[0])))
             log_s = log_sum_exp(log_g)
             return [(lg - log_s).exp() for lg in log_g]
+
+    def _log_g(self, margins: list) -> list:
+        """log g_n = -m_n (exp) or -softplus(m_n) (logistic), minus log N for the mean."""
+        if self.loss_code == 0:
+            return [-m - self.log_norm for m in margins]
+        return [-_softplus(m) - self.log_norm for m in margins]
 
     def with_theta(self, ev: Evaluation, theta: arb) -> Evaluation:
         """``ev`` with the theta component of f recomputed for ``theta`` (nothing else in

@@ -4,8 +4,8 @@ It continues exactly from any state (the float64 handover state is a vector of f
 hence exact), and keeps the working precision just above what the flow needs. Two
 rounding effects grow with sigma:
 
-* the rounding resolution of the margins (``ArbModel.resolution``, about sigma times the
-  unit roundoff), i.e. the noise of one evaluation of the flow;
+* the rounding resolution of the margins (``ArbModel.log2_resolution``, about sigma times
+  the unit roundoff), i.e. the noise of one evaluation of the flow;
 * the noise floor of the Newton iteration of the implicit stages, which amplifies that
   noise once more by a factor that grows like the stiffness w (about sigma): measured on
   the default problem, the softmax corrections stall at about
@@ -142,28 +142,25 @@ class MultiprecisionIntegrator:
     def _ev(self, y):
         return self.model.evaluate(y[: self.n], y[self.n])
 
-    def sigma_of(self, y):
-        ev = self._ev(y)
-        return None if ev is None else ev.sigma
+    def _target(self, level):
+        with ctx.workprec(self.model.bits):
+            return level.sigma_arb() if hasattr(level, "sigma_arb") else level.log_t_arb()
 
-    def log_t_of(self, y):
-        ev = self._ev(y)
+    def _value(self, level, y, ev=None):
+        """The level's quantity at ``y``: sigma, or log t (-inf at t = 0), from the
+        evaluation ``ev`` of ``y`` (made here if not given); None outside the domain."""
+        ev = self._ev(y) if ev is None else ev
         if ev is None:
             return None
+        if hasattr(level, "sigma_arb"):
+            return ev.sigma
         with ctx.workprec(self.model.bits):
             if not y[self.n] > 0:
                 return arb.neg_inf()
             return self.model.log_c + y[self.n].log() - ev.log_s
 
-    def _target(self, level):
-        with ctx.workprec(self.model.bits):
-            return level.sigma_arb() if hasattr(level, "sigma_arb") else level.log_t_arb()
-
-    def _value(self, level, y):
-        return self.sigma_of(y) if hasattr(level, "sigma_arb") else self.log_t_of(y)
-
     def passed(self, level) -> bool:
-        value = self._value(level, self.solver.y)
+        value = self._value(level, self.solver.y, self.solver.ev)
         with ctx.workprec(self.model.bits):
             return value is not None and (value - self._target(level)).mid() >= 0
 
@@ -186,9 +183,9 @@ class MultiprecisionIntegrator:
         self._accumulate(self.solver)
         return "max steps"
 
-    def _slope(self, level, y):
-        """d(sigma)/d tau_hat = r q, or d(log t)/d tau_hat = 1/theta (``extprec.model``)."""
-        ev = self._ev(y)
+    def _slope(self, level, y, ev):
+        """d(sigma)/d tau_hat = r q, or d(log t)/d tau_hat = 1/theta (``extprec.model``), at
+        ``y`` with evaluation ``ev``."""
         with ctx.workprec(self.model.bits):
             if hasattr(level, "sigma_arb"):
                 return ev.r * ev.q
@@ -199,7 +196,7 @@ class MultiprecisionIntegrator:
         relative.
 
         1. Bracket the level in the stored steps and locate it on the bracketing step's
-           dense output (safeguarded Newton with the analytic rate of the quantity).
+           dense output (:meth:`_locate_on_dense_output`).
         2. The dense output is only of order 3 (measured: the level quantity off by 1e-11
            to 1e-9 relative), so the state is computed by an exact Radau step from the
            start of the bracketing step, aimed ``LANDING_SHORTFALL`` of the step short of
@@ -214,18 +211,19 @@ class MultiprecisionIntegrator:
             target = self._target(level)
             tol = arb(self.rtol) * arb(2) ** -10 * (1 + abs(target))
             h = arb(step.h)
-            if (self._value(level, step.y) - target).mid() >= 0:
-                return self.ell_of(self._ev(step.y)), list(step.y)
+            ev = self._ev(step.y)
+            if (self._value(level, step.y, ev) - target).mid() >= 0:
+                return self.ell_of(ev), list(step.y)
             s = self._locate_on_dense_output(level, step, target)
             s = (s - LANDING_SHORTFALL) if s > 2 * LANDING_SHORTFALL else s / 2
             solver = self._exact_step(step, s)
             for _ in range(LANDING_ITER):
-                y_land = solver.y
-                excess = (self._value(level, y_land) - target).mid()
+                y_land, ev = solver.y, solver.ev
+                excess = (self._value(level, y_land, ev) - target).mid()
                 if abs(excess) <= tol:
                     self._accumulate(solver)
-                    return self.ell_of(self._ev(y_land)), y_land
-                d_tau = self._gap(level, y_land, target)
+                    return self.ell_of(ev), y_land
+                d_tau = self._gap(level, y_land, target, ev)
                 if d_tau > 0:
                     # one step of exactly d_tau (the bound clips it; the proposal left by
                     # the clipped exact step may be far smaller)
@@ -240,12 +238,13 @@ class MultiprecisionIntegrator:
         raise RuntimeError(f"landing on {level} did not converge in {LANDING_ITER} corrections "
                            f"(relative excess {float((excess / target).mid()):.1e})")
 
-    def _gap(self, level, y, target):
-        """Newton estimate of the tau_hat still to go from ``y`` to ``target``; for sigma
-        levels on log(sigma), which is nearly linear in tau_hat in the rich phase (sigma
-        itself is exponential there, and a plain Newton step would overshoot)."""
-        value = self._value(level, y)
-        slope = self._slope(level, y)
+    def _gap(self, level, y, target, ev):
+        """Newton estimate of the tau_hat still to go from ``y`` (evaluation ``ev``) to
+        ``target``; for sigma levels on log(sigma), which is nearly linear in tau_hat in the
+        rich phase (sigma itself is exponential there, and a plain Newton step would
+        overshoot)."""
+        value = self._value(level, y, ev)
+        slope = self._slope(level, y, ev)
         if hasattr(level, "sigma_arb") and value > 0 and target > 0:
             return ((target / value).log() * value / slope).mid()
         return ((target - value) / slope).mid()

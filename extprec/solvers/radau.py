@@ -6,7 +6,7 @@ rebuilt from exact expressions at the working precision (nodes, error and interp
 coefficients are polynomials in sqrt(6)). Vectors are Python lists of ``arb``.
 
 Where multiprecision runs (sigma beyond about 1e9, theory.md s.4) the stiffness is extreme,
-and three things differ from the float64 kernel, each because measurement showed the
+and four things differ from the float64 kernel, each because measurement showed the
 simplified Newton iteration failing without it:
 
 * the independent variable is tau_hat = sum(nu_hat), not the ell clock: the rate of ell
@@ -133,6 +133,7 @@ class RadauSolver:
         self.counters[0] += 1
         self.last_step = None
         self._float64_inverse_failed = False
+        self._a_inv64 = np.array([[float(v) for v in row] for row in self.k.A_inv])
 
     # -- helpers -------------------------------------------------------------------------------
     def _shifted_inverse(self, shift):
@@ -145,13 +146,11 @@ class RadauSolver:
         only grows along a run)."""
         n = self.n
         self.counters[2] += 1
-        J64 = (None if self._float64_inverse_failed else
-               np.array([float(self.J[i, j].mid()) for i in range(n) for j in range(n)]))
-        if J64 is not None and np.all(np.isfinite(J64)):
-            m = shift * np.eye(n) - J64.reshape(n, n)
-            self._float64_inverse_failed = not (
-                np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR)
-            if not self._float64_inverse_failed:
+        if self.J64 is not None:
+            m = shift * np.eye(n) - self.J64
+            if not np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
+                self._float64_inverse_failed, self.J64 = True, None
+            else:
                 inv = np.linalg.inv(m)
                 with ctx.workprec(self.bits):
                     if isinstance(shift, complex):
@@ -159,16 +158,15 @@ class RadauSolver:
                                               for v in inv.ravel()])
                     return arb_mat(n, n, [arb(float(v)) for v in inv.ravel()])
         with ctx.workprec(self.bits):
-            J = arb_mat(n, n, [self.J[i, j] for i in range(n) for j in range(n)])
             if isinstance(shift, complex):
                 A = acb_mat(n, n)
                 for i in range(n):
                     A[i, i] = acb(shift.real, shift.imag)
-                return (A - acb_mat(J)).inv().mid()
+                return (A - acb_mat(self.J_nu)).inv().mid()
             A = arb_mat(n, n)
             for i in range(n):
                 A[i, i] = arb(shift)
-            return (A - J).inv().mid()
+            return (A - self.J_nu).inv().mid()
 
     def _norm(self, vec, scale, ev_ref, beta_scale, softmax=False):
         """Size of a nu correction in units of the tolerance, as a float: the largest of
@@ -323,17 +321,28 @@ class RadauSolver:
                 scales = np.ones(3)
         self.J = self.model.jacobian(ev_mid, y[n])
         self.counters[1] += 1
-        a_inv = np.array([[float(v) for v in row] for row in self.k.A_inv])
-        eigvals, U = np.linalg.eig(a_inv / scales[:, None])
+        nu_block = [[self.J[i, j] for j in range(n)] for i in range(n)]
+        self.J_nu = arb_mat(nu_block)
+        self.J64 = None  # the nu block in float64, while float64 inverses may still do
+        if not self._float64_inverse_failed:
+            J64 = np.array([[float(a.mid()) for a in row] for row in nu_block])
+            if np.all(np.isfinite(J64)):
+                self.J64 = J64
+        eigvals, U = np.linalg.eig(self._a_inv64 / scales[:, None])
         Q = np.linalg.inv(U) / scales[None, :]  # U^-1 S^-1
-        modes = []  # (eigenvalue, column of U, row of Q, weight, inverse)
+        # modes (complex?, U column times its weight, Q row, inverse), coefficients as exact
+        # arb / acb once per attempt; a conjugate pair is one mode of weight 2
+        modes = []
         for j in np.argsort(-eigvals.imag):
             lam = eigvals[j]
             if abs(lam.imag) <= 1e-12 * abs(lam):
-                modes.append((lam.real, U[:, j].real, Q[j].real, 1.0,
+                modes.append((False, [arb(float(u)) for u in U[:, j].real],
+                              [arb(float(q)) for q in Q[j].real],
                               self._shifted_inverse(float(lam.real) / h)))
-            elif lam.imag > 0:  # its conjugate contributes the complex conjugate
-                modes.append((lam, U[:, j], Q[j], 2.0, self._shifted_inverse(complex(lam) / h)))
+            elif lam.imag > 0:
+                modes.append((True, [acb(2 * float(u.real), 2 * float(u.imag)) for u in U[:, j]],
+                              [acb(float(q.real), float(q.imag)) for q in Q[j]],
+                              self._shifted_inverse(complex(lam) / h)))
         self.modes = modes
         self.inv_real = None  # error-estimate inverse, made when first needed
         return evs
@@ -365,20 +374,15 @@ class RadauSolver:
             AZ = [_lin(k.A_inv[i], Zn) for i in range(3)]
             G = [[f - az / hh for f, az in zip(fi, azi)] for fi, azi in zip(F, AZ)]
             dZ = [[arb(0)] * n for _ in range(3)]
-            for lam, u_col, q_row, weight, inv in self.modes:
-                if isinstance(lam, complex):
-                    rhs = [sum(acb(float(q.real), float(q.imag)) * G[i][a]
-                               for i, q in enumerate(q_row)) for a in range(n)]
+            for is_complex, u_col, q_row, inv in self.modes:
+                rhs = [sum(q * G[i][a] for i, q in enumerate(q_row)) for a in range(n)]
+                if is_complex:
                     dW = entries(inv * acb_mat(n, 1, rhs))
-                    for i in range(3):
-                        u = acb(float(u_col[i].real), float(u_col[i].imag)) * weight
+                    for i, u in enumerate(u_col):
                         dZ[i] = [z + (u * w).real for z, w in zip(dZ[i], dW)]
                 else:
-                    rhs = [sum(arb(float(q)) * G[i][a] for i, q in enumerate(q_row))
-                           for a in range(n)]
                     dW = entries(inv * column(rhs))
-                    for i in range(3):
-                        u = arb(float(u_col[i])) * weight
+                    for i, u in enumerate(u_col):
                         dZ[i] = [z + u * w for z, w in zip(dZ[i], dW)]
             dZ = [[a.mid() for a in row] for row in dZ]
             dz_norm = max(self._norm(v, scale, ev_ref, beta_scale, softmax=True) for v in dZ)
