@@ -235,6 +235,15 @@ class ArbModel:
                                               for a in row])
             return self.Xt * scaled
 
+    def kernel_block(self, jac1: list, rows: list, cols: list) -> list:
+        """Rows ``rows`` and columns ``cols`` of K_hat = X~ diag(beta') X~^T, as lists."""
+        with ctx.workprec(self.bits):
+            X = self.Xt
+            d = self.d
+            left = arb_mat(len(rows), d, [X[j, i] * jac1[i] for j in rows for i in range(d)])
+            right = arb_mat(d, len(cols), [X[k, i] for i in range(d) for k in cols])
+            return (left * right).tolist()
+
     def jacobian(self, ev: Evaluation, theta: arb) -> arb_mat:
         """Analytic Jacobian of dy/d tau_hat = f (the float64 kernel's
         ``extprec.backends.float64.jacobian`` without the ell-clock rate terms):
