@@ -113,6 +113,47 @@ class Step:
     Q: list  # three vectors
 
 
+@dataclass(frozen=True)
+class _ProjectionSystem:
+    """Gauss-Newton system of the slow-manifold projection (:meth:`RadauSolver._project`)."""
+
+    support: tuple
+    A: arb_mat  # the system at the working precision
+    pinv: np.ndarray  # float64 minimum-norm pseudo-inverse of A / row_scale
+    row_scale: arb
+
+    def solve(self, target: list):
+        """Minimum-norm solution of ``A step = target`` (arb), or None.
+
+        float64 least squares (the support may have more samples than independent margins)
+        with iterative refinement against the arb matrix: a float64 solve alone gains only
+        about 13 digits, while the extrapolated stage guess is off by about sigma * rtol in
+        the margins. Measured on the default problem: past sigma ~ 1e265 the projection no
+        longer reached its tolerance, Newton started 0.1 off in log p and failed, and the
+        steps fell from 1.4 to 0.01 in tau_hat; refined, each Gauss-Newton iteration
+        converges quadratically.
+        """
+        step = arb_mat(len(self.support), 1)
+        goal = column(target)
+        remainder = goal
+        last = None
+        for _ in range(PROJECTION_REFINEMENTS):
+            scale = max(abs(v) for v in remainder.entries())
+            if not scale > 0 or (last is not None and not scale < PROJECTION_REFINE_GAIN * last):
+                break
+            last = scale
+            rhs = np.array([float((v / scale).mid()) for v in remainder.entries()])
+            delta = self.pinv @ rhs
+            if not np.all(np.isfinite(delta)):
+                return None
+            factor = scale / self.row_scale
+            step = (step + column([arb(float(d)) * factor for d in delta])).mid()
+            remainder = (goal - self.A * step).mid()
+            if max(abs(v) for v in remainder.entries()) < PROJECTION_LINEAR_TOL:
+                break
+        return step.entries()
+
+
 class RadauSolver:
     """Adaptive Radau IIA on an :class:`~extprec.backends.multiprecision.ArbModel`."""
 
@@ -460,67 +501,46 @@ class RadauSolver:
                 # in arb: the residuals start near sigma * rtol, and rounding them to float64
                 # would limit every Gauss-Newton iteration to 16 digits of progress
                 rel = [(a - ev.log_g[top]).mid() for a in ev.log_g]
-                support = [j for j in range(n)
-                           if rel_target[j] > -PROJECTION_CUT or rel[j] > -PROJECTION_CUT]
+                support = tuple(j for j in range(n)
+                                if rel_target[j] > -PROJECTION_CUT or rel[j] > -PROJECTION_CUT)
                 rows = [j for j in support if j != top]
                 residual = [(rel[j] - rel_target[j]).mid() for j in rows]
                 tau_residual = sum(y[:n]) - tau_target
-                if (max((abs(float(r.mid())) for r in residual), default=0.0) < PROJECTION_TOL
-                        and abs(float((tau_residual / tau_target).mid())) < self.rtol):
+                size = max((abs(float(r.mid())) for r in residual), default=0.0)
+                if size < PROJECTION_TOL and abs(float((tau_residual / tau_target).mid())) < self.rtol:
                     break
-                step = self._projection_step(ev, top, rows, support, residual, tau_residual)
+                system = self._projection_system(ev, top, rows, support)
+                if system is None:
+                    break
+                step = system.solve([-r for r in residual] + [-tau_residual * system.row_scale])
                 if step is None:
                     break
                 for j, dj in zip(support, step):
                     y[j] = (y[j] + dj).mid()
         return [(a - b).mid() for a, b in zip(y, self.y)]
 
-    def _projection_step(self, ev, top, rows, support, residual, tau_residual):
-        """One Gauss-Newton correction of the nu of ``support`` for :meth:`_project`.
+    def _projection_system(self, ev, top, rows, support):
+        """The linear system of one Gauss-Newton correction of :meth:`_project`, or None.
 
-        The equations are linear in the correction: the margin rows
-        d(log g_j - log g_top) = -(s_j K_j - s_top K_top) . d nu (K = X~ diag(beta') X~^T on
-        the support, ``extprec.model``) matched to ``-residual``, and sum(d nu) matched to
-        ``-tau_residual``. The matrix is built in arb; the solve is float64 least squares
-        (minimum norm: the support may have more samples than independent margins) with
-        iterative refinement against the arb matrix. A float64 solve alone gains only about
-        13 digits per Gauss-Newton iteration, while the extrapolated stage guess is off by
-        about sigma * rtol in the margins: measured on the default problem, past sigma ~ 1e265
-        the 16 iterations no longer reached the tolerance, Newton started 0.1 off in log p
-        and failed, and the steps shrank from 1.4 to 0.01 in tau_hat. With refinement each
-        iteration converges quadratically. Returns the correction (arb), or None.
+        The margin rows d(log g_j - log g_top) = -(s_j K_j - s_top K_top) . d nu
+        (K = X~ diag(beta') X~^T on the support, ``extprec.model``) and the row sum(d nu),
+        scaled like them, built in arb at the working precision (rebuilt at every iteration:
+        an evaluation costs more than the matrix, and a stale one makes the iteration
+        linear).
         """
-        model = self.model
-        K = model.kernel_block(ev.jac1, [top] + rows, support)
+        K = self.model.kernel_block(ev.jac1, [top] + rows, support)
         s = ev.s
-        size = len(support)
-        A = [[-(s[j] * K[1 + a][k] - s[top] * K[0][k]) for k in range(size)]
+        A = [[-(s[j] * K[1 + a][k] - s[top] * K[0][k]) for k in range(len(support))]
              for a, j in enumerate(rows)]
         row_scale = max((abs(v) for row in A for v in row), default=arb(1))
         if not row_scale > 0:
             return None
-        A.append([row_scale] * size)  # sum(nu) = tau_hat, scaled like the margin rows
-        target = [-r for r in residual] + [-tau_residual * row_scale]
+        A.append([row_scale] * len(support))
         A64 = np.array([[float((v / row_scale).mid()) for v in row] for row in A])
         if not np.all(np.isfinite(A64)):
             return None
-        step = [arb(0)] * size
-        remainder = target
-        last = None
-        for _ in range(PROJECTION_REFINEMENTS):
-            scale = max(abs(v) for v in remainder)
-            if not scale > 0 or (last is not None and not scale < PROJECTION_REFINE_GAIN * last):
-                break
-            last = scale
-            rhs = np.array([float((v / scale).mid()) for v in remainder])
-            delta, *_ = np.linalg.lstsq(A64, rhs, rcond=1e-13)
-            if not np.all(np.isfinite(delta)):
-                return None
-            step = [(a + arb(float(d)) * scale / row_scale).mid() for a, d in zip(step, delta)]
-            remainder = [t - sum(a * b for a, b in zip(row, step)) for t, row in zip(target, A)]
-            if max(abs(v) for v in remainder) < PROJECTION_LINEAR_TOL:
-                break
-        return step
+        return _ProjectionSystem(support, arb_mat(A), np.linalg.pinv(A64, rcond=1e-13),
+                                 row_scale)
 
     def _predict_factor(self, h_abs, err):
         """Step factor of scipy's predictive (Gustafsson) controller, with the error norms
