@@ -85,6 +85,7 @@ class ArbModel:
         with ctx.workprec(self.bits):
             self.Xt = arb_mat(n, d, [arb_of_float(v) for v in problem.signed_X.ravel()])
             self.XtT = self.Xt.transpose()
+            self._rows = self.Xt.tolist()  # rows x~_n as lists of arb
             alpha = arb_of_fraction(problem.alpha_exact)
             self.log_alpha = log_alpha = alpha.log()
             self.alpha = alpha
@@ -109,8 +110,9 @@ class ArbModel:
                            if sigma0 is None else sigma0)
 
     # -- per-coordinate terms ----------------------------------------------------------------
-    def coordinate_terms(self, x: list):
-        """beta, beta', beta'' (x-derivatives) per coordinate; None outside the domain."""
+    def coordinate_terms(self, x: list, derivatives: bool = True):
+        """beta, beta', beta'' (x-derivatives) per coordinate; None outside the domain.
+        With ``derivatives=False`` the derivative lists are None (beta alone is cheaper)."""
         depth = self.depth
         beta, jac1, jac2 = [], [], []
         if depth == 1:
@@ -119,10 +121,13 @@ class ArbModel:
                 beta.append(self.alpha * (up - um) + 2 * xi)
                 jac1.append(two)
                 jac2.append(arb(0))
-            return beta, jac1, jac2
+            return (beta, jac1, jac2) if derivatives else (beta, None, None)
         c, eta, log_alpha = self.c, self.eta, self.log_alpha
         if depth == 2:
             four_eta, eight_c, c2 = 4 * eta, 8 * c, 16 * c * c
+            if not derivatives:
+                return [2 * ww * (psi0 + four_eta * xi).sinh()
+                        for xi, psi0, ww in zip(x, self._psi0, self._ww)], None, None
             for xi, psi0, ww in zip(x, self._psi0, self._ww):
                 sinh, cosh = (psi0 + four_eta * xi).sinh_cosh()
                 b = 2 * ww * sinh
@@ -144,11 +149,13 @@ class ArbModel:
             lww = 2 * log_alpha + (up * um).log() - (l1p + l1m) / k  # log(w+ w-)
             b = 2 * (depth * lww / 2).exp() * psi.sinh()
             beta.append(b)
-            jac1.append(2 * c * depth * depth * ((depth - 1) * lww).exp()
-                        * (2 * (depth - 1) * psi / depth).cosh())
-            jac2.append(4 * c * c * depth**3 * (depth - 1) * ((3 * depth - 4) * lww / 2).exp()
-                        * ((3 * depth - 4) * psi / depth).sinh())
-        return beta, jac1, jac2
+            if derivatives:
+                jac1.append(2 * c * depth * depth * ((depth - 1) * lww).exp()
+                            * (2 * (depth - 1) * psi / depth).cosh())
+                jac2.append(4 * c * c * depth**3 * (depth - 1)
+                            * ((3 * depth - 4) * lww / 2).exp()
+                            * ((3 * depth - 4) * psi / depth).sinh())
+        return (beta, jac1, jac2) if derivatives else (beta, None, None)
 
     def log_weights(self, x: list):
         """(log w+, log w-) per coordinate for D >= 2 (``extprec.model.log_weights``)."""
@@ -187,8 +194,7 @@ class ArbModel:
                 s = [arb(1)] * self.n
                 r = arb(1)
             else:
-                log_loss = [(-m).exp().log1p().log() for m in margins]
-                sigma = self.log_norm - log_sum_exp(log_loss)
+                sigma = self._logistic_sigma(margins)
                 s = [1 / (1 + (-m).exp()) for m in margins]
                 r = (log_s + sigma).exp()
             p = [(lg - log_s).exp() for lg in log_g]
@@ -209,12 +215,35 @@ class ArbModel:
         """p = softmax(log g(m)) alone (the nu part of f, all the Newton iteration of
         the stages needs); None outside the domain. Same formulas as :meth:`evaluate`."""
         with ctx.workprec(self.bits):
-            terms = self.coordinate_terms(entries(self.XtT * column(nu_hat)))
-            if terms is None:
+            margins = self._margins_of(nu_hat)
+            if margins is None:
                 return None
-            log_g = self._log_g(entries(self.Xt * column(terms[0])))
+            log_g = self._log_g(margins)
             log_s = log_sum_exp(log_g)
             return [(lg - log_s).exp() for lg in log_g]
+
+    def level_values(self, nu_hat: list, theta: arb):
+        """``(sigma, log t)`` at a state (log t = -inf at t = 0), the quantities of loss
+        levels and times, without the rest of :meth:`evaluate` (same formulas); None
+        outside the domain."""
+        with ctx.workprec(self.bits):
+            margins = self._margins_of(nu_hat)
+            if margins is None:
+                return None
+            log_s = log_sum_exp(self._log_g(margins))
+            sigma = -log_s if self.loss_code == 0 else self._logistic_sigma(margins)
+            log_t = self.log_c + theta.log() - log_s if theta > 0 else arb.neg_inf()
+            return sigma, log_t
+
+    def _margins_of(self, nu_hat: list):
+        terms = self.coordinate_terms(entries(self.XtT * column(nu_hat)), derivatives=False)
+        if terms is None:
+            return None
+        return entries(self.Xt * column(terms[0]))
+
+    def _logistic_sigma(self, margins: list) -> arb:
+        """sigma = log(1/L) for the logistic loss: L = sum_n log(1 + exp(-m_n)) (/ N)."""
+        return self.log_norm - log_sum_exp([(-m).exp().log1p().log() for m in margins])
 
     def _log_g(self, margins: list) -> list:
         """log g_n = -m_n (exp) or -softplus(m_n) (logistic), minus log N for the mean."""
@@ -238,10 +267,9 @@ class ArbModel:
     def kernel_block(self, jac1: list, rows: list, cols: list) -> list:
         """Rows ``rows`` and columns ``cols`` of K_hat = X~ diag(beta') X~^T, as lists."""
         with ctx.workprec(self.bits):
-            X = self.Xt
-            d = self.d
-            left = arb_mat(len(rows), d, [X[j, i] * jac1[i] for j in rows for i in range(d)])
-            right = arb_mat(d, len(cols), [X[k, i] for i in range(d) for k in cols])
+            X = self._rows
+            left = arb_mat(len(rows), self.d, [a * j for r in rows for a, j in zip(X[r], jac1)])
+            right = arb_mat(len(cols), self.d, [a for c in cols for a in X[c]]).transpose()
             return (left * right).tolist()
 
     def jacobian(self, ev: Evaluation, theta: arb) -> arb_mat:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import math
 
-import mpmath
 import numpy as np
 from scipy.optimize import brentq
 
 from ..backends.float64 import EPS, LOG_S, SIGMA
 from ..model import log_weights, model_constants
-from ..trajectory import State
+from ..trajectory import State, state_context
 from . import radau_float64 as kernel
 
 KERNEL_STATUS = {
@@ -251,8 +250,7 @@ class Float64Integrator:
         if not ok:
             raise FloatingPointError("state outside the float64 range")
         mc = self.constants
-        ctx = mpmath.MPContext()
-        ctx.prec = STATE_CONTEXT_BITS
+        ctx = state_context(STATE_CONTEXT_BITS)
         mpf = ctx.mpf
         c = ctx.exp(mpf(mc.log_c))
         ln10 = ctx.ln10

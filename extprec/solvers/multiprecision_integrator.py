@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import math
 
-import mpmath
 import numpy as np
 from flint import arb, ctx
 
 from ..backends.multiprecision import ArbModel, arb_of_float
-from ..trajectory import State
+from ..trajectory import State, state_context
 from .radau import RadauSolver, Step, _dense
 
 GUARD_BITS = 32  # bits kept beyond log2(amplification / rtol)
@@ -69,6 +68,9 @@ class MultiprecisionIntegrator:
         self.n = problem.n_samples
         self.sigma0 = sigma0
         self.history: list[Step] = []
+        # (sigma, log t) at the end of each stored step, for bracketing levels without
+        # evaluating the model again
+        self.history_ends: list[tuple] = []
         self.n_steps = 0
         self.counters = np.zeros(5, dtype=np.int64)
         self.bits_used = []
@@ -148,16 +150,25 @@ class MultiprecisionIntegrator:
 
     def _value(self, level, y, ev=None):
         """The level's quantity at ``y``: sigma, or log t (-inf at t = 0), from the
-        evaluation ``ev`` of ``y`` (made here if not given); None outside the domain."""
-        ev = self._ev(y) if ev is None else ev
+        evaluation ``ev`` of ``y`` if given; None outside the domain."""
         if ev is None:
+            values = self.model.level_values(y[: self.n], y[self.n])
+        else:
+            values = self._level_values(y, ev)
+        if values is None:
             return None
-        if hasattr(level, "sigma_arb"):
-            return ev.sigma
+        return values[0 if hasattr(level, "sigma_arb") else 1]
+
+    def _level_values(self, y, ev):
+        """``(sigma, log t)`` at ``y`` from its evaluation ``ev``."""
         with ctx.workprec(self.model.bits):
-            if not y[self.n] > 0:
-                return arb.neg_inf()
-            return self.model.log_c + y[self.n].log() - ev.log_s
+            log_t = (self.model.log_c + y[self.n].log() - ev.log_s if y[self.n] > 0
+                     else arb.neg_inf())
+            return ev.sigma, log_t
+
+    def _stored(self, level, k):
+        """The level's quantity at the end of stored step ``k``."""
+        return self.history_ends[k][0 if hasattr(level, "sigma_arb") else 1]
 
     def passed(self, level) -> bool:
         value = self._value(level, self.solver.y, self.solver.ev)
@@ -172,6 +183,7 @@ class MultiprecisionIntegrator:
                 self._accumulate(self.solver)
                 return "step too small"
             self.history.append(self.solver.last_step)
+            self.history_ends.append(self._level_values(self.solver.y, self.solver.ev))
             self.n_steps += 1
             log2_amplification = self.log2_amplification()
             if (log2_amplification - self.model.bits
@@ -206,15 +218,18 @@ class MultiprecisionIntegrator:
            Should it overshoot, the exact step is redone from the start.
         """
         bits = self.model.bits
-        step = self.history[self._bracketing_step(level)]
+        index = self._bracketing_step(level)
+        step = self.history[index]
         with ctx.workprec(bits):
             target = self._target(level)
             tol = arb(self.rtol) * arb(2) ** -10 * (1 + abs(target))
             h = arb(step.h)
-            ev = self._ev(step.y)
-            if (self._value(level, step.y, ev) - target).mid() >= 0:
-                return self.ell_of(ev), list(step.y)
-            s = self._locate_on_dense_output(level, step, target)
+            start = (self._stored(level, index - 1) if index > 0
+                     else self._value(level, step.y))
+            if (start - target).mid() >= 0:
+                return self.ell_of(self._ev(step.y)), list(step.y)
+            s = self._locate_on_dense_output(level, step, target, start,
+                                             self._stored(level, index))
             s = (s - LANDING_SHORTFALL) if s > 2 * LANDING_SHORTFALL else s / 2
             solver = self._exact_step(step, s)
             for _ in range(LANDING_ITER):
@@ -249,22 +264,25 @@ class MultiprecisionIntegrator:
             return ((target / value).log() * value / slope).mid()
         return ((target - value) / slope).mid()
 
-    def _locate_on_dense_output(self, level, step: Step, target):
-        """The fraction s of ``step`` where its dense output meets ``level``, to
+    def _locate_on_dense_output(self, level, step: Step, target, start, end):
+        """The fraction s of ``step`` where its dense output meets ``level`` (whose quantity
+        is ``start`` and ``end`` at the ends of the step), to
         ``LANDING_DENSE_TOL`` (the dense output itself is only good to about 1e-9):
         Illinois regula falsi on the bracket [0, 1], on log(sigma) for sigma levels. (The
         model's rate at a dense-output point is not the rate along the polynomial, whose
         points are off the slow manifold, so Newton steps converge only linearly.)"""
         log_scale = hasattr(level, "sigma_arb") and target > 0
 
-        def excess(s):
-            value = self._value(level, [a.mid() for a in _dense(step, arb(s))])
+        def relative(value):
             if log_scale:
                 return float((value / target).log().mid()) if value > 0 else -math.inf
             return float((value - target).mid())
 
+        def excess(s):
+            return relative(self._value(level, [a.mid() for a in _dense(step, arb(s))]))
+
         lo, hi = 0.0, 1.0
-        f_lo, f_hi = excess(lo), excess(hi)
+        f_lo, f_hi = relative(start), relative(end)  # the step's ends, already evaluated
         side = 0
         for _ in range(LANDING_DENSE_ITER):
             if not math.isfinite(f_lo) or f_hi - f_lo <= 0:
@@ -305,25 +323,23 @@ class MultiprecisionIntegrator:
         return solver
 
     def _bracketing_step(self, level) -> int:
+        """Index of the first stored step whose end reaches ``level``."""
         with ctx.workprec(self.model.bits):
             target = self._target(level)
 
-        def reached(k):
-            with ctx.workprec(self.model.bits):
-                end = [a.mid() for a in _dense(self.history[k], arb(1))]
-                value = self._value(level, end)
-                return value is not None and (value - target).mid() >= 0
+            def reached(k):
+                return (self._stored(level, k) - target).mid() >= 0
 
-        lo, hi = 0, len(self.history) - 1
-        if hi < 0 or not reached(hi):
-            raise ValueError("level outside the range integrated in multiprecision")
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if reached(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
+            lo, hi = 0, len(self.history) - 1
+            if hi < 0 or not reached(hi):
+                raise ValueError("level outside the range integrated in multiprecision")
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if reached(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
 
     # -- states --------------------------------------------------------------------------------
     def digits(self) -> int:
@@ -335,8 +351,7 @@ class MultiprecisionIntegrator:
         ev = self._ev(y)
         if ev is None:
             raise FloatingPointError("state outside the domain of the model")
-        mctx = mpmath.MPContext()
-        mctx.prec = bits
+        mctx = state_context(bits)
         to_mp = lambda a: _arb_to_mpf(mctx, a)  # noqa: E731
         with ctx.workprec(bits):
             nu = [model.c * a for a in y[: self.n]]

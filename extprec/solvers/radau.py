@@ -276,8 +276,10 @@ class RadauSolver:
                     h = float((tau_bound - self.tau).mid())
                     h_abs = h
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
-                Z = self._predict(h, predictor)
-                first_evs = self._factorize_at(y, Z, h)
+                Z, first_evs = self._predict(h, predictor)
+                self._factorize_at(y, first_evs, h)
+                if any(e is None for e in first_evs):
+                    first_evs = None
                 converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale,
                                                           first_evs)
                 stage_evs = None
@@ -338,7 +340,7 @@ class RadauSolver:
             rate = float((ev.r * ev.q / ev.sigma).mid())
         return MAX_SIGMA_DECADES_PER_STEP * math.log(10) / rate if rate > 0 else math.inf
 
-    def _factorize_at(self, y, Z, h):
+    def _factorize_at(self, y, evs, h):
         """Jacobian, stage scaling and shifted inverses for one attempt.
 
         Simplified Newton with one Jacobian contracts only by about the relative change
@@ -351,12 +353,11 @@ class RadauSolver:
         (A^-1 / h) dZ - (S (x) J) dZ = rhs, is diagonalized by the eigenvectors of the 3x3
         matrix C = S^-1 A^-1 (float64 suffices: the iteration only needs an approximate
         inverse), leaving one real and one complex n x n inverse as in the classic
-        method (Hairer & Wanner II, IV.8). Returns the evaluations at the stage guesses,
-        which are the first Newton residuals."""
+        method (Hairer & Wanner II, IV.8). ``evs`` are the evaluations at the stage guesses
+        (which are also the first Newton residuals)."""
         n = self.n
-        evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)]) for z in Z]
         if any(e is None for e in evs):
-            evs, ev_mid, scales = None, self.ev, np.ones(3)
+            ev_mid, scales = self.ev, np.ones(3)
         else:
             ev_mid = evs[1]
             # ratios in arb: w itself leaves the float64 range (sigma > 1e308, or tiny
@@ -391,7 +392,6 @@ class RadauSolver:
                               self._shifted_inverse(complex(lam) / h)))
         self.modes = modes
         self.inv_real = None  # error-estimate inverse, made when first needed
-        return evs
 
     def _newton(self, y, h, Z, scale, ev_ref, beta_scale, first_evs=None):
         """Simplified Newton iteration on the collocation system of the nu stages
@@ -464,17 +464,21 @@ class RadauSolver:
 
     def _predict(self, h, dense_output=None):
         """Stage predictor from a dense output (default: the previous step; zero on the first
-        step), moved onto the slow manifold (:meth:`_project`)."""
+        step), moved onto the slow manifold (:meth:`_project`). Returns the stage increments
+        and the evaluations at the stage guesses (None where a guess left the domain)."""
         last = dense_output or self.last_step
         if last is None:
-            return [[arb(0)] * (self.n + 1) for _ in range(3)]
+            Z = [[arb(0)] * (self.n + 1) for _ in range(3)]
+            return Z, [self._evaluate(self.y) for _ in Z]
         targets = _log_p(self.ev)
-        out = []
+        Z, evs = [], []
         for ci in self.k.c:
             val = _dense(last, (self.tau + ci * h - last.tau) / last.h)
             z = [(a - b).mid() for a, b in zip(val, self.y)]
-            out.append(self._project(z, targets, ci * arb(h)))
-        return out
+            z, ev = self._project(z, targets, ci * arb(h))
+            Z.append(z)
+            evs.append(ev)
+        return Z, evs
 
     def _project(self, z, targets, tau_increment):
         """Move a stage guess ``y + z`` onto the slow manifold (theory.md s.4).
@@ -486,7 +490,8 @@ class RadauSolver:
         from the start of the step instead; and the collocation solution has
         sum(nu) = tau_hat exactly (sum p = 1), which fixes the common level of the
         margins. The nu of the samples near the support are corrected until both hold
-        (Gauss-Newton on the margins, :meth:`_projection_step`).
+        (Gauss-Newton on the margins, :meth:`_projection_system`). Returns the moved
+        increment and the evaluation at ``y + increment`` (None outside the domain).
         """
         n, model = self.n, self.model
         y = [(a + b).mid() for a, b in zip(self.y, z)]
@@ -494,6 +499,7 @@ class RadauSolver:
         rel_target = [max(t - targets[top], -PROJECTION_CUT) for t in targets]
         with ctx.workprec(self.bits):
             tau_target = sum(self.y[:n]) + tau_increment
+            ev = None
             for _ in range(PROJECTION_MAXITER):
                 ev = self._evaluate(y)
                 if ev is None:
@@ -510,14 +516,16 @@ class RadauSolver:
                 if size < PROJECTION_TOL and abs(float((tau_residual / tau_target).mid())) < self.rtol:
                     break
                 system = self._projection_system(ev, top, rows, support)
-                if system is None:
-                    break
-                step = system.solve([-r for r in residual] + [-tau_residual * system.row_scale])
+                step = None if system is None else system.solve(
+                    [-r for r in residual] + [-tau_residual * system.row_scale])
                 if step is None:
                     break
                 for j, dj in zip(support, step):
                     y[j] = (y[j] + dj).mid()
-        return [(a - b).mid() for a, b in zip(y, self.y)]
+                ev = None
+            if ev is None:
+                ev = self._evaluate(y)
+        return [(a - b).mid() for a, b in zip(y, self.y)], ev
 
     def _projection_system(self, ev, top, rows, support):
         """The linear system of one Gauss-Newton correction of :meth:`_project`, or None.
