@@ -61,7 +61,8 @@ output:
   'final' shows the last resolved state. For separable data a second table gives
   the limit diagnostics of the same states: mu = alpha^D / min margin, the
   normalized margins gamma_l1 and gamma_l2, the relative distances of
-  beta / min margin to the l1, l2 and Q_mu predictors, the regime and the numbers of support vectors and active
+  beta / min margin to the l1 (for D > 2: l1 on the active coordinates), l2 and
+  Q_mu predictors, the regime and the numbers of support vectors and active
   coordinates ('-' where undefined).
 
 status:

@@ -6,6 +6,8 @@
 * :mod:`extprec.limits.diagnostics` -- what every State says about the limits: normalized
   margins, mu, distances to the references, regime with its evidence, support vectors and
   active coordinates (:class:`LimitReferences` computes the references once per problem).
+* :mod:`extprec.limits.rich` -- the D > 2 rich limit: :func:`restricted_l1_max_margin` and the
+  KKT check :func:`l2D_kkt` of ``min ||beta||_{2/D}``.
 """
 
 from .diagnostics import (
@@ -17,6 +19,7 @@ from .diagnostics import (
     StateDiagnostics,
     relative_distance,
 )
+from .rich import KKTCheck, l2D_kkt, restricted_l1_max_margin
 from .programs import (
     DEFAULT_DIGITS,
     MU_LOG10_MAX,
@@ -50,4 +53,7 @@ __all__ = [
     "RegimeEvidence",
     "StateDiagnostics",
     "relative_distance",
+    "KKTCheck",
+    "l2D_kkt",
+    "restricted_l1_max_margin",
 ]

@@ -13,12 +13,14 @@ on first access and cached:
   (theory.md s.2 and s.5), so ``beta_normalized`` is compared with ``argmin Q_mu`` at this mu.
 * ``distance``: a mapping ``"l1"``, ``"l2"``, ``"q_mu"`` -> ``||beta_normalized - r||_2 /
   ||r||_2`` for the reference r (l1: weighted l1 max margin with the weights w above, the rich
-  limit; l2: the kernel limit; q_mu: ``argmin Q_mu`` at the State's mu, one Q_mu solve per State).
+  limit; l2: the kernel limit; q_mu: ``argmin Q_mu`` at the State's mu, one Q_mu solve per State;
+  for D > 2 also l1_active: the l1 max margin restricted to the State's active coordinates,
+  the D > 2 rich limit when it is a KKT point of l_(2/D), see :mod:`extprec.limits.rich`).
   Each entry is computed when first read.
 * ``regime`` (``"kernel"``, ``"intermediate"``, ``"rich"`` or None) with its
   :class:`RegimeEvidence` (see :data:`REGIME_DELTA` and :meth:`StateDiagnostics.evidence`).
 * ``support_vectors`` and ``active_coordinates`` (see :data:`SUPPORT_WEIGHT_RATIO`,
-  :data:`ACTIVE_RATIO`).
+  :data:`ACTIVE_GAP`).
 
 Precision. A State vouches for ``digits`` significant digits of ``beta_normalized`` and of its
 margins. Diagnostics are computed at ``digits`` + guard digits against references verified to at
@@ -51,9 +53,10 @@ from .programs import (
     l2_max_margin,
     q_mu,
 )
+from .rich import l2D_kkt, restricted_l1_max_margin
 
 __all__ = [
-    "ACTIVE_RATIO",
+    "ACTIVE_GAP",
     "REGIME_DELTA",
     "REGIMES",
     "SUPPORT_WEIGHT_RATIO",
@@ -67,14 +70,18 @@ __all__ = [
 ]
 
 REGIMES = ("kernel", "intermediate", "rich")
+# Keys of State.distance; "l1_active" (D > 2 only) is the l1 max margin restricted to the
+# State's active coordinates, the D > 2 rich limit when it is a KKT point of l_(2/D).
+REFERENCE_NAMES = ("l1", "l2", "q_mu", "l1_active")
 # A State is in the kernel (rich) regime when its relative distance to the kernel (rich)
 # reference is at most this (and it is the nearer one); the default delta of kick_in as well.
 REGIME_DELTA = "0.05"
 # Support vectors: samples whose per-sample gradient weight exp(-m_n) is at least this fraction
 # of the largest one (the samples the flow still pushes on), i.e. m_n - min m <= log(1e6).
 SUPPORT_WEIGHT_RATIO = "1e-6"
-# Active coordinates: |beta_i| at least this fraction of max |beta|.
-ACTIVE_RATIO = "1e-6"
+# Active coordinates: the ones above the largest drop of the sorted |beta_i| when that drop is
+# at least this factor.
+ACTIVE_GAP = "1e3"
 # Guard digits of the diagnostics' working precision and the least digits asked of references.
 _GUARD_DIGITS = 10
 _MIN_REFERENCE_DIGITS = 30
@@ -129,6 +136,7 @@ class LimitReferences:
     def __init__(self, problem):
         self.problem = problem
         self._results = {}
+        self._restricted = {}
         self._unavailable = {}
         depth = problem.depth
         if depth > 2 and not problem.balanced_shape:
@@ -153,14 +161,37 @@ class LimitReferences:
 
     @property
     def names(self) -> tuple:
-        """The references defined for this problem, among ``"l1"``, ``"l2"``, ``"q_mu"``."""
-        return tuple(n for n in ("l1", "l2", "q_mu") if n not in self._unavailable)
+        """The references defined for this problem, among :data:`REFERENCE_NAMES`."""
+        known = REFERENCE_NAMES if self.problem.depth > 2 else REFERENCE_NAMES[:3]
+        return tuple(n for n in known if n not in self._unavailable)
 
     def unavailable_reason(self, name):
         """Why ``name`` is not defined for this problem (None when it is)."""
-        if name not in ("l1", "l2", "q_mu"):
-            return f"unknown reference {name!r}; the references are 'l1', 'l2' and 'q_mu'"
-        return self._unavailable.get(name)
+        if name not in REFERENCE_NAMES:
+            return (f"unknown reference {name!r}; the references are "
+                    f"{', '.join(map(repr, REFERENCE_NAMES))}")
+        if name == "l1_active" and self.problem.depth <= 2:
+            return "l1_active is the D > 2 rich reference; for D <= 2 the rich limit is 'l1'"
+        return self._unavailable.get("l1" if name == "l1_active" else name)
+
+    @property
+    def rich_name(self) -> str:
+        """The reference of the rich limit: ``"l1"`` (D <= 2), ``"l1_active"`` (D > 2)."""
+        return "l1_active" if self.problem.depth > 2 else "l1"
+
+    def restricted(self, coordinates, digits):
+        """The l1 max margin restricted to ``coordinates`` (verified; cached per set) and its
+        l_(2/D) KKT check (:mod:`extprec.limits.rich`): ``(result, kkt)``."""
+        key = tuple(int(i) for i in coordinates)
+        digits = max(int(digits), _MIN_REFERENCE_DIGITS)
+        cached = self._restricted.get(key)
+        if cached is None or cached[0].digits < digits:
+            try:
+                result = restricted_l1_max_margin(self.problem, key, digits=digits)
+            except ValueError as exc:
+                raise LimitUnavailable(f"l1_active: {exc}") from None
+            cached = self._restricted[key] = (result, l2D_kkt(self.problem, result.beta, digits))
+        return cached
 
     def separable(self) -> bool:
         return self.problem.separability().separable
@@ -227,20 +258,24 @@ class RegimeEvidence:
     reason : str
         The rule that decided, with the numbers.
     nearest : str or None
-        ``"l1"`` or ``"l2"``, the nearer of the two limits.
+        The nearer of the rich reference (``"l1"``, or ``"l1_active"`` for D > 2) and ``"l2"``.
     distances : dict
-        ``"l1"``, ``"l2"`` -> relative distance (as in ``State.distance``).
+        ``"l1"``, ``"l2"`` (and ``"l1_active"`` for D > 2) -> relative distance (as in
+        ``State.distance``).
     separation : mpf or None
-        Relative distance ``||r_l1 - r_l2|| / ||r_l2||`` of the two references.
+        Relative distance ``||r_rich - r_l2|| / ||r_l2||`` of the two references.
     mu, mu_kernel, mu_rich : mpf or None
         The State's mu and the scales of :meth:`LimitReferences.mu_scales`.
+    rich_kkt : KKTCheck or None
+        D > 2: the l_(2/D) KKT check of the rich reference (:func:`~extprec.limits.l2D_kkt`).
     """
 
     __slots__ = ("regime", "reason", "nearest", "distances", "separation", "mu", "mu_kernel",
-                 "mu_rich")
+                 "mu_rich", "rich_kkt")
 
     def __init__(self, regime, reason, nearest=None, distances=None, separation=None, mu=None,
-                 mu_kernel=None, mu_rich=None):
+                 mu_kernel=None, mu_rich=None, rich_kkt=None):
+        self.rich_kkt = rich_kkt
         self.regime = regime
         self.reason = reason
         self.nearest = nearest
@@ -347,12 +382,20 @@ class StateDiagnostics:
 
     @cached_property
     def active_coordinates(self) -> np.ndarray:
-        """Coordinates with ``|beta_i| >= max(ACTIVE_RATIO, 10^(1-digits)) max |beta|``."""
+        """The coordinates above the largest drop of the sorted ``|beta_i|`` when that drop is
+        at least ACTIVE_GAP (three decades: the activated coordinates grow with the margin
+        while the others stay of order alpha^D for D > 2, or decay like a power of the margin for
+        D = 2); without such a drop, every coordinate with ``|beta_i| > 10^-digits max |beta|``
+        (nonzero at the State's resolution)."""
         with self._workdps():
             sizes = [abs(mpmath.mpf(b)) for b in self.state.beta]
-            ratio = max(mpmath.mpf(ACTIVE_RATIO), mpmath.mpf(10) ** (1 - self.digits))
-            top = max(sizes)
-            return _indices(i for i, s in enumerate(sizes) if s and s >= ratio * top)
+            floor = mpmath.mpf(10) ** (-self.digits) * max(sizes)
+            order = sorted((i for i, v in enumerate(sizes) if v > floor),
+                           key=lambda i: sizes[i], reverse=True)
+            drops = [sizes[a] / sizes[b] for a, b in zip(order, order[1:])]
+            if drops and max(drops) >= mpmath.mpf(ACTIVE_GAP):
+                order = order[:drops.index(max(drops)) + 1]
+            return _indices(sorted(order))
 
     def _distance(self, name):
         reason = self.references.unavailable_reason(name)
@@ -366,6 +409,9 @@ class StateDiagnostics:
         with self._workdps():
             if name == "q_mu":
                 reference = self.references.q_mu(self.mu, self.digits + 3)
+            elif name == "l1_active":
+                reference, _ = self.references.restricted(self.active_coordinates,
+                                                          self.digits + 5)
             else:
                 reference = self.references.get(name, self.digits + 5)
             value = relative_distance(self.state.beta_normalized, reference.beta)
@@ -377,41 +423,51 @@ class StateDiagnostics:
 
     @cached_property
     def evidence(self) -> RegimeEvidence:
-        """The regime and why (delta = REGIME_DELTA; d_l1, d_l2 as in ``distance``).
+        """The regime and why (delta = REGIME_DELTA; distances as in ``distance``, with d_rich
+        the distance to the rich reference: ``"l1"`` for D = 2, ``"l1_active"`` for D > 2).
 
         1. Not separated (min margin <= 0): None.
         2. D = 1: ``"kernel"`` (linear model; the l2 max margin is its only limit).
-        3. Neither ``d_l1`` nor ``d_l2`` is at most delta: ``"intermediate"``.
-        4. Exactly one is: ``"rich"`` (l1) or ``"kernel"`` (l2).
+        3. Neither ``d_rich`` nor ``d_l2`` is at most delta: ``"intermediate"``.
+        4. Exactly one is: ``"rich"`` or ``"kernel"``.
         5. Both are (the two limits are less than about 2 delta apart, so distances cannot tell
            the regimes apart): mu decides (theory.md s.5: the regime is controlled by mu),
            ``"kernel"`` for ``mu >= mu_kernel``, ``"rich"`` for ``mu <= mu_rich``, and the
            nearer reference in between (:meth:`LimitReferences.mu_scales`).
+
+        For D > 2 the evidence also carries the l_(2/D) KKT check of the rich reference
+        (``rich_kkt``): a restricted l1 solution that is no KKT point cannot be the limit.
         """
         delta = mpmath.mpf(REGIME_DELTA)
         if not self.separated:
             return RegimeEvidence(None, "the data are not separated yet (min margin <= 0)")
-        distances = {name: self.distance[name] for name in ("l1", "l2") if name in self.distance}
+        names = [n for n in ("l1", "l2", "l1_active") if n in self.distance]
+        distances = {name: self.distance[name] for name in names}
         if self.problem.depth == 1:
             return RegimeEvidence(
                 "kernel", "depth 1 is the linear model: constant tangent kernel, one limit (l2)",
                 nearest="l2", distances=distances, mu=self.mu)
-        if "l1" not in distances:
-            raise LimitUnavailable(self.references.unavailable_reason("l1"))
+        rich = self.references.rich_name
+        if rich not in distances:
+            raise LimitUnavailable(self.references.unavailable_reason(rich))
         with self._workdps():
-            l1 = self.references.get("l1", self.digits + 5)
+            if rich == "l1_active":
+                rich_result, rich_kkt = self.references.restricted(self.active_coordinates,
+                                                                   self.digits + 5)
+            else:
+                rich_result, rich_kkt = self.references.get("l1", self.digits + 5), None
             l2 = self.references.get("l2", self.digits + 5)
-            separation = _absolute(relative_distance(l1.beta, l2.beta), self.digits)
+            separation = _absolute(relative_distance(rich_result.beta, l2.beta), self.digits)
             mu_kernel, mu_rich = self.references.mu_scales(self.digits + 5)
-            d1, d2 = distances["l1"], distances["l2"]
-            nearest = "l1" if d1 < d2 else "l2"
-            shown = f"d_l1 = {_show(d1)}, d_l2 = {_show(d2)}"
-            within = [name for name, d in (("l1", d1), ("l2", d2)) if d <= delta]
+            d_rich, d2 = distances[rich], distances["l2"]
+            nearest = rich if d_rich < d2 else "l2"
+            shown = f"d_{rich} = {_show(d_rich)}, d_l2 = {_show(d2)}"
+            within = [name for name, d in ((rich, d_rich), ("l2", d2)) if d <= delta]
             if not within:
                 regime = "intermediate"
                 reason = f"{shown}: neither limit within delta = {REGIME_DELTA}"
             elif len(within) == 1:
-                regime = _REGIME_OF[within[0]]
+                regime = "kernel" if within[0] == "l2" else "rich"
                 reason = f"{shown}: within delta = {REGIME_DELTA} of {within[0]} only"
             else:
                 if self.mu >= mu_kernel:
@@ -419,16 +475,13 @@ class StateDiagnostics:
                 elif self.mu <= mu_rich:
                     regime = "rich"
                 else:
-                    regime = _REGIME_OF[nearest]
+                    regime = "kernel" if nearest == "l2" else "rich"
                 reason = (f"{shown}: both limits within delta = {REGIME_DELTA} (they are "
                           f"{_show(separation)} apart), so mu decides: mu = {_show(self.mu)}, "
                           f"mu_kernel = {_show(mu_kernel)}, mu_rich = {_show(mu_rich)}")
             return RegimeEvidence(regime, reason, nearest=nearest, distances=distances,
                                   separation=separation, mu=self.mu, mu_kernel=mu_kernel,
-                                  mu_rich=mu_rich)
-
-
-_REGIME_OF = {"l1": "rich", "l2": "kernel"}
+                                  mu_rich=mu_rich, rich_kkt=rich_kkt)
 
 
 def _show(value):
