@@ -6,6 +6,8 @@
 * :mod:`extprec.limits.diagnostics` -- what every State says about the limits: normalized
   margins, mu, distances to the references, regime with its evidence, support vectors and
   active coordinates (:class:`LimitReferences` computes the references once per problem).
+* :mod:`extprec.limits.thresholds` -- :func:`kick_in`: the loss level at which the distance to
+  a limit first falls below delta.
 * :mod:`extprec.limits.rich` -- the D > 2 rich limit: :func:`restricted_l1_max_margin` and the
   KKT check :func:`l2D_kkt` of ``min ||beta||_{2/D}``.
 """
@@ -19,6 +21,7 @@ from .diagnostics import (
     StateDiagnostics,
     relative_distance,
 )
+from .thresholds import KickIn, KickInNotReached, kick_in, kick_in_report
 from .rich import KKTCheck, l2D_kkt, restricted_l1_max_margin
 from .programs import (
     DEFAULT_DIGITS,
@@ -56,4 +59,8 @@ __all__ = [
     "KKTCheck",
     "l2D_kkt",
     "restricted_l1_max_margin",
+    "KickIn",
+    "KickInNotReached",
+    "kick_in",
+    "kick_in_report",
 ]
