@@ -210,16 +210,20 @@ def test_non_monotone_dual_path_is_detected_and_the_flow_stays_away():
     assert min(below) > mpmath.mpf("0.01") and max(below) < min(below) * mpmath.mpf("1.05"), below
 
 
-@pytest.mark.slow
 def test_alpha_minus_two_in_multiprecision():
-    """The alpha^-2 law continues where the run must be multiprecision: two_points at mu = 1,
-    alpha = 1e3 and 1e6 (sigma = 1e12, beyond float64), rtol 1e-16 (15 digits, arb from the
-    start): the distance falls by 1e6 +- 10% for the factor 1e3 in alpha."""
+    """The alpha^-2 law continues where the run must be multiprecision: two_points at mu = 100,
+    alpha = 1e3, 1e5 and 1e6 (sigma = alpha^2 / mu up to 1e10, beyond float64), rtol 1e-13
+    (12 digits, resolution 1e-12 against distances down to 1.8e-10): slope -2 +- 0.02, and the
+    alpha = 1e6 State comes from the arb backend."""
     problem = datasets.two_points()
-    near = q_mu_distance(problem, 1000, "1", rtol=1e-16)
-    far = q_mu_distance(problem, 10**6, "1", rtol=1e-16)
-    assert far < mpmath.mpf("1e-10")
-    assert near / far == pytest.approx(1e6, rel=0.1), (near, far)
+    alphas = [1000, 10**5, 10**6]
+    scaled = extprec.Problem(problem.X, problem.y, alpha=alphas[-1])
+    sigma = mpmath.mpf(alphas[-1]) ** 2 / 100
+    state = extprec.solve(scaled, checkpoints=[level_of_sigma(sigma)], rtol=1e-13).checkpoints[0]
+    assert state.backend != "float64" and state.digits == 12
+    errors = [q_mu_distance(problem, alpha, "100", rtol=1e-13) for alpha in alphas]
+    assert errors[-1] > 100 * mpmath.mpf(10) ** -state.digits
+    assert slope(alphas, errors) == pytest.approx(-2.0, abs=0.02), errors
 
 
 def test_expansions_refuse_what_they_do_not_state():

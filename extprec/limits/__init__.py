@@ -8,6 +8,8 @@
   active coordinates (:class:`LimitReferences` computes the references once per problem).
 * :mod:`extprec.limits.thresholds` -- :func:`kick_in`: the loss level at which the distance to
   a limit first falls below delta.
+* :mod:`extprec.limits.asymptotics` -- asymptotic expansions with their orders (kernel and rich
+  clocks, the D > 2 tau horizon, saddle escape) and the monotonicity check of the Q_mu dual path.
 * :mod:`extprec.limits.rich` -- the D > 2 rich limit: :func:`restricted_l1_max_margin` and the
   KKT check :func:`l2D_kkt` of ``min ||beta||_{2/D}``.
 """
@@ -21,6 +23,8 @@ from .diagnostics import (
     StateDiagnostics,
     relative_distance,
 )
+from . import asymptotics
+from .asymptotics import DualPath, Expansion, q_mu_dual_path
 from .thresholds import KickIn, KickInNotReached, kick_in, kick_in_report
 from .rich import KKTCheck, l2D_kkt, restricted_l1_max_margin
 from .programs import (
@@ -63,4 +67,8 @@ __all__ = [
     "KickInNotReached",
     "kick_in",
     "kick_in_report",
+    "asymptotics",
+    "DualPath",
+    "Expansion",
+    "q_mu_dual_path",
 ]

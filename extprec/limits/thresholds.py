@@ -5,9 +5,12 @@ a limit (a key of ``State.distance``) and a tolerance delta, :func:`kick_in` ret
 loss level at which the relative distance of ``beta_normalized`` to the limit first falls below
 delta.
 
-Method. The flow is solved to deeper and deeper stops ``log10 L = -10^(2^j)`` (j = 1, 2, ...;
-each solve starts afresh, so the total cost is at most about twice that of the last one, the
-step count growing like log sigma), in multiprecision where float64 no longer resolves it. The
+Method. The flow is solved to deeper and deeper stops ``log10 L = -10^e``, e = 2, 3, 4, 5, 7,
+9, 12, ... (growing by STOP_GROWTH = 1.25, at least by one; each solve starts afresh: the step
+count grows like log sigma, so the restarts cost at most about five times the last solve, and
+the last solve overshoots the answer by at most a factor 1.25 in log10 log10(1/L), which keeps
+the expensive multiprecision part short), in multiprecision where float64 no longer resolves
+it. The
 distance is read at the grid ``log10 L = -10^(k / GRID_PER_DECADE)`` in order; between the last
 grid level with ``distance >= delta`` and the first with ``distance < delta`` the level is
 bisected (geometrically in log10(1/L)) on the dense output (``Trajectory.state_at``) until the
@@ -32,6 +35,8 @@ __all__ = ["GRID_PER_DECADE", "KickIn", "KickInNotReached", "kick_in", "kick_in_
 
 # Grid levels per decade of log10(1/L).
 GRID_PER_DECADE = 4
+# Successive stops are log10 L = -10^e with e growing by this factor (and at least by one).
+STOP_GROWTH = 1.25
 DEFAULT_DEEPEST = "-1e100"
 _LEVEL_CTX = mpmath.MPContext()
 _LEVEL_CTX.prec = 100
@@ -145,9 +150,9 @@ def kick_in_report(problem, limit="l1", delta=REGIME_DELTA, *,
     stop_exponent = 1
     index = 0
     while index < len(grid):
-        stop = f"-1e{2**stop_exponent}" if -_mp(10) ** (2**stop_exponent) > deepest else str(
+        stop_exponent = max(stop_exponent + 1, math.ceil(STOP_GROWTH * stop_exponent))
+        stop = f"-1e{stop_exponent}" if -_mp(10) ** stop_exponent > deepest else str(
             deepest_log10_loss)
-        stop_exponent += 1
         pending = [level for level in grid[index:] if _mp(level) >= _mp(stop)]
         if not pending:
             continue
