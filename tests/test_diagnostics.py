@@ -119,7 +119,8 @@ def test_diagnostics_properties(problem):
     """On every separated State: gamma_l1 <= 1/||beta_l1||_1 and gamma_l2 <= 1/||beta_l2||_2 (the
     max-margin programs maximize them), up to the State's resolution; distances are >= 0; the
     sample of smallest margin is a support vector and the largest |beta_i| is active; mu =
-    alpha^D / min margin; and the regime is the one the documented rule gives for the evidence."""
+    alpha^D / min margin; and the regime is the one the documented rule gives for the evidence
+    (rich reference: l1 for D = 2, l1 on the active coordinates for D > 2)."""
     trajectory = extprec.solve(problem, checkpoints=[-1, -5, -30])
     l1 = limits.l1_max_margin(problem, weights="shape" if problem.depth > 2 else None)
     l2 = limits.l2_max_margin(problem)
@@ -136,7 +137,8 @@ def test_diagnostics_properties(problem):
             mu = mpmath.mpf(problem.alpha) ** problem.depth / state.min_margin
             assert abs(state.mu - mu) <= tol * mu
         evidence = state.regime_evidence
-        d1, d2 = evidence.distances["l1"], evidence.distances["l2"]
+        rich = "l1_active" if problem.depth > 2 else "l1"
+        d1, d2 = evidence.distances[rich], evidence.distances["l2"]
         if d1 > delta and d2 > delta:
             assert state.regime == "intermediate"
         elif (d1 <= delta) != (d2 <= delta):

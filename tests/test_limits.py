@@ -399,8 +399,8 @@ def test_programs_verify_or_refuse(case):
     """On random small separable problems the three programs either return a verified result
     (KKT residual below 10^-digits) or refuse mu as outside the supported range (ValueError);
     LimitVerificationError (a polish that fails its own checks) must not occur. A local hunt
-    of 2700 such cases found none; run with --hypothesis-profile=dev and more examples to hunt
-    further."""
+    of 2700 such cases found one, repeated constraints (test_q_mu_with_repeated_constraints);
+    run with --hypothesis-profile=dev and more examples to hunt further."""
     problem, mu = case
     weights = "shape" if problem.depth > 2 else None
     for result in (limits.l1_max_margin(problem, digits=20, weights=weights),
@@ -452,3 +452,22 @@ def test_q_mu_primal_by_slsqp(depth, mu):
     )
     assert ref.success, ref.message
     assert np.abs(ref.x - result.beta_float()).max() <= 1e-6 * max(1.0, np.abs(ref.x).max())
+
+
+def test_q_mu_with_repeated_constraints():
+    """Found by the stress hunt: five identical rows made the Newton systems of the Q_mu dual
+    singular and the polish stalled at a KKT residual of 6e-40 (D = 3, mu = 300). A repeated
+    constraint is one constraint: the result is verified to 10^-digits, its multipliers sit on
+    one copy, and it equals the result on the data without the repeats."""
+    X = [[-1, -1, -1], [-3, -1, -1], [-1, -1, -1], [-1, -1, -1], [-1, -1, -1], [-1, -1, -3],
+         [-1, -1, -1], [0, -1, -1]]
+    problem = extprec.Problem(np.array(X, dtype=float), -np.ones(8), depth=3)
+    result = limits.q_mu(problem, "3e2")
+    assert result.kkt_residual <= ulp(limits.DEFAULT_DIGITS)
+    assert all(result.lam[n] == 0 for n in (2, 3, 4, 6))
+    distinct = extprec.Problem(np.array([X[n] for n in (0, 1, 5, 7)], dtype=float), -np.ones(4),
+                               depth=3)
+    reference = limits.q_mu(distinct, "3e2")
+    with mpmath.workdps(limits.DEFAULT_DIGITS):
+        assert all(abs(a - b) <= ulp(limits.DEFAULT_DIGITS - 2) * (1 + abs(b))
+                   for a, b in zip(result.beta, reference.beta))
