@@ -190,7 +190,9 @@ def saddle_escape(problem) -> Expansion:
     coordinate ``i* = argmax |s_i|`` leaves the saddle first: for D = 2 ``beta_i* = 2 alpha^2
     sinh(4 |s_i*| tau / N)`` reaches order one at ``tau = N log(1/alpha^2) / (4 |s_i*|)``; for
     D > 2 it blows up at the barrier ``D (D-2) |rho_i*| = alpha^(2-D)``, ``tau = N alpha^(2-D) /
-    (D (D-2) |s_i*|)``. Observable: tau where the loss has fallen to ``N / e``.
+    (D (D-2) |s_i*|)``. Observable: tau where the loss has fallen to ``N / e``; it measures this
+    escape when i* separates the data by itself (every ``x~_n,i*`` of one sign), otherwise the
+    loss can stall at a later saddle above N / e.
 
     Error (derived): D = 2, the loss falls once ``beta_i* = O(1)``, an O(1) shift of
     ``4 |s_i*| tau / N``: relative ``O(1 / log(1/alpha))`` (``exponent = -1`` in log(1/alpha));
