@@ -835,8 +835,12 @@ def q_mu(problem, mu, digits=None) -> LimitResult:
             f"mu = 10^{log10_mu:.4g} is below the supported range for D = 2 "
             f"(mu >= 1e{MU_LOG10_MIN_D2}); the problem is then the l1 limit: use l1_max_margin"
         )
-    signed_X = np.asarray(problem.signed_X, dtype=np.float64)
-    n_samples, d = signed_X.shape
+    full_X = np.asarray(problem.signed_X, dtype=np.float64)
+    # A repeated constraint is one constraint: solving with it once keeps the Newton systems
+    # nonsingular (its multiplier is put on the first copy).
+    first = np.sort(np.unique(full_X, axis=0, return_index=True)[1])
+    signed_X = full_X[first]
+    n_samples, d = full_X.shape
     u = np.asarray(problem.u_plus, dtype=np.float64)
 
     # ---- float64 stage --------------------------------------------------------------------
@@ -870,8 +874,10 @@ def q_mu(problem, mu, digits=None) -> LimitResult:
                 "outside the numerically supported range for this data"
             )
         _, beta, _, _ = mops.evaluate(lam)
-        margins = X @ beta
         s = mops._x(lam)
+        lam = _spread(lam, first, n_samples)
+        X = _mp_array(full_X)
+        margins = X @ beta
         z = [beta[i] / (mu_mp * mops.b[i]) for i in range(d)]
         objective = sum(mops.a[i] * q_D(z[i], depth) for i in range(d))
         dual_objective = (sum(lam) - mu_mp * sum(mops.a[i] * H_D(s[i], depth) for i in range(d))) / mu_mp
@@ -890,6 +896,13 @@ def q_mu(problem, mu, digits=None) -> LimitResult:
         _verify("q_mu", kkt, tol)
         return _result("q_mu", beta, lam, margins, tol, objective, dual_objective, kkt,
                        digits, weights=None, mu=mu_mp)
+
+
+def _spread(values, rows, n):
+    """Length-n object array with ``values`` at ``rows`` and 0 elsewhere."""
+    out = np.array([mpmath.mpf(0)] * n, dtype=object)
+    out[rows] = values
+    return out
 
 
 def _float_stage(signed_X, depth, log_mu, u):
