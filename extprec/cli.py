@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument(
         "--checkpoints", metavar="L1,L2,...", default=None,
         help="comma-separated log10-loss levels at which to record the state (default: every "
-             "decade of log10(1/L) and of sigma = log(1/L) up to the stop)")
+             "decade of log10(1/L), log10 L = -1, -10, -100, ..., up to the stop)")
     stop.add_argument("--rtol", type=_rtol_option, default=DEFAULT_RTOL,
                       help=f"relative tolerance of the integration, in [{MIN_RTOL:g}, "
                            f"{MAX_RTOL:g}]; below 1e-13 the run is multiprecision from the "
@@ -207,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--float64-only", action="store_true",
                       help="stop where float64 can no longer resolve the margins (status "
                            "'precision exhausted') instead of continuing in multiprecision")
+    stop.add_argument("--no-verify", action="store_true",
+                      help="skip the control run at rtol/100 that checks the digits of every "
+                           "row (about half the run time); the digits column then shows the "
+                           "tolerance's promise, marked '?' as unchecked")
     run.set_defaults(handler=run_command)
 
     info = commands.add_parser(
@@ -258,7 +262,7 @@ def run_command(args) -> int:
         problem, source = _problem_from_args(args)
         stop = _stop_from_args(args)
         options = {"rtol": args.rtol, "max_steps": args.max_steps,
-                   "multiprecision": not args.float64_only}
+                   "multiprecision": not args.float64_only, "verify": not args.no_verify}
         check_arguments(problem, **stop, **options)  # all input checked before any output
         _print_header(problem, source, args, stop)
         start = time.perf_counter()
@@ -492,7 +496,7 @@ def _print_header(problem, source, args, stop) -> None:
     target = (f"log10 loss = {stop['log10_loss']}" if "log10_loss" in stop
               else f"t = {stop['t']}")
     levels = ", ".join(stop["checkpoints"]) if "checkpoints" in stop else (
-        "every decade of log10(1/L) and of sigma")
+        "every decade of log10(1/L)")
     print(f"stop: {target}; checkpoints: {levels}; rtol = {args.rtol:g}")
     print()
 
@@ -514,8 +518,14 @@ def format_row(label, state, diagnostics=False) -> str:
     k = min(state.digits, 10)
     cells = (str(label), fmt(state.log10_loss, k), fmt(state.sigma, k), fmt(state.log10_t, k),
              fmt(state.min_margin, k), state.backend, str(state.precision_bits),
-             str(state.digits))
+             _digits_cell(state))
     return _cells(cells, COLUMNS) + "  " + top_entries(state.beta_normalized, min(k, 6))
+
+
+def _digits_cell(state) -> str:
+    """The digits a State vouches for; '?' marks digits no control run has checked."""
+    unchecked = state.evidence is not None and not state.evidence.verified
+    return f"{state.digits}?" if unchecked else str(state.digits)
 
 
 def _cells(cells, columns) -> str:

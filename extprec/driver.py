@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 
 import mpmath
 import numpy as np
 
+from . import verification
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
 from .solvers.float64_integrator import Float64Integrator
@@ -37,6 +39,7 @@ MAX_RTOL = 1e-3
 MIN_FLOAT64_RTOL = 1e-13  # tighter tolerances start in multiprecision
 BACKENDS = ("auto", "arb")
 FIRST_STEP = 1e-3
+CONTROL_STEP_BUDGET = 10  # a control run may take this many times max_steps
 
 STATUS = {
     "max steps": STATUS_MAX_STEPS,
@@ -48,7 +51,7 @@ STATUS = {
 
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
-          multiprecision: bool = True, backend: str = "auto") -> Trajectory:
+          multiprecision: bool = True, backend: str = "auto", verify: bool = True) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -65,8 +68,8 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         log10-loss levels at which to record States (a list, not a single string); each must
         lie below the starting loss ``log10 L(0)`` (and above the infimum of the loss for data
         that are not linearly separable). Levels beyond the stop are ignored. Default: every
-        decade of log10(1/L) and of sigma = log(1/L) up to the stop (below the infimum for
-        non-separable data); none when there is no stop.
+        decade of log10(1/L), ``log10 L = -1, -10, -100, ...``, up to the stop (below the
+        infimum for non-separable data); none when there is no stop.
     checkpoint_times : sequence, optional
         Original times > 0 at which to record States.
     rtol : float
@@ -82,6 +85,12 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     backend : {"auto", "arb"}
         "auto" starts in float64 when the tolerance allows it; "arb" integrates in
         multiprecision from the start (an independent check of a float64 run).
+    verify : bool
+        Check every State's ``digits`` with a control run (default): the problem is
+        integrated again at ``rtol / 100`` and landed on the same levels, and each State
+        claims only the digits on which the two runs agree (with a safety factor of 10;
+        :mod:`extprec.verification`). This roughly doubles the cost. With False the digits
+        are the tolerance's promise, unchecked (``state.evidence.verified`` is False).
 
     Returns
     -------
@@ -97,7 +106,7 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     """
     args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
                            checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
-                           multiprecision=multiprecision, backend=backend)
+                           multiprecision=multiprecision, backend=backend, verify=verify)
     stop, stop_time = args.stop, args.stop_time
     integrator = _first_integrator(problem, rtol, multiprecision, backend)
     sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
@@ -115,11 +124,51 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     if stop_time is not None:
         time_levels = [lv for lv in time_levels if lv.sort_key() < stop_time.sort_key()]
 
+    run = _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
+                     int(max_steps), multiprecision)
+    records = run.records
+    if verify:
+        records = _verify(problem, run, rtol, int(max_steps), backend)
+    else:
+        records = [(level, verification.unverified(state, rtol)) for level, state in records]
+    final = records[-1][1]
+    # a run that stopped early ends with its last resolved state, which is no checkpoint
+    recorded = records if run.final_on_record else records[:-1]
+    states = sorted((state for _, state in recorded), key=lambda s: s.ell)
+    return Trajectory(
+        problem=problem,
+        checkpoints=states,
+        final=final,
+        status=run.status,
+        message=_message(run.status, final, run.segments[-1], stop, stop_time),
+        n_steps=sum(seg.n_steps for seg in run.segments),
+        stats=_stats(run.segments),
+        rtol=float(rtol),
+        _segments=run.segments,
+    )
+
+
+@dataclass
+class _Run:
+    """What :func:`_integrate` produced: ``records`` are ``(level, State)`` in the order they
+    were landed on, the final State last; ``final_on_record`` says whether the final State
+    is a checkpoint (the stop, or the last checkpoint when there is no stop) rather than
+    the last resolved state of a run that stopped early."""
+
+    records: list
+    final_on_record: bool
+    status: str
+    segments: list
+
+
+def _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
+               max_steps, multiprecision) -> _Run:
+    """The driver loop: advance, land on every level passed, hand float64 over to
+    multiprecision when it is exhausted."""
+    loss_levels, time_levels = list(loss_levels), list(time_levels)
     segments = [integrator]
-    states = []
-    final = None
-    status = None
-    remaining = int(max_steps)
+    records = []
+    remaining = max_steps
     while True:
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
@@ -127,24 +176,20 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         outcome = integrator.advance(next_loss, next_time, remaining)
         remaining -= integrator.n_steps - before
         if outcome == "event":
-            while loss_levels and integrator.passed(loss_levels[0]):
-                states.append(integrator.state_at(loss_levels.pop(0)))
-            while time_levels and integrator.passed(time_levels[0]):
-                states.append(integrator.state_at(time_levels.pop(0)))
+            for pending in (loss_levels, time_levels):
+                while pending and integrator.passed(pending[0]):
+                    level = pending.pop(0)
+                    records.append((level, integrator.state_at(level)))
             reached = next((lv for lv in (stop, stop_time)
                             if lv is not None and integrator.passed(lv)), None)
             if reached is not None:
-                final = integrator.state_at(reached)
-                states.append(final)
-                status = STATUS_REACHED
-                break
+                records.append((reached, integrator.state_at(reached)))
+                return _Run(records, True, STATUS_REACHED, segments)
             if not loss_levels and not time_levels and stop is None and stop_time is None:
-                final = states[-1]
-                status = STATUS_REACHED
-                break
+                records.sort(key=lambda record: record[1].ell)
+                return _Run(records, True, STATUS_REACHED, segments)
             if remaining <= 0:
-                status = STATUS_MAX_STEPS
-                break
+                return _last_state(records, integrator, STATUS_MAX_STEPS, segments)
             continue
         if (outcome in ("precision exhausted", "step too small") and multiprecision
                 and isinstance(integrator, Float64Integrator)):
@@ -153,22 +198,40 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
                 integrator.sigma0, bits_for(integrator.amplification(), rtol))
             segments.append(integrator)
             continue
-        status = STATUS[outcome]
-        break
-    if final is None:
-        final = integrator.make_state(integrator.ell_now(), integrator.y_now())
-    states.sort(key=lambda s: s.ell)
-    return Trajectory(
-        problem=problem,
-        checkpoints=states,
-        final=final,
-        status=status,
-        message=_message(status, final, integrator, stop, stop_time),
-        n_steps=sum(seg.n_steps for seg in segments),
-        stats=_stats(segments),
-        rtol=float(rtol),
-        _segments=segments,
-    )
+        return _last_state(records, integrator, STATUS[outcome], segments)
+
+
+def _last_state(records, integrator, status, segments) -> _Run:
+    """A run that stopped before its stop: its last resolved state ends the records, on the
+    exact loss level it has (so a control run can land there too)."""
+    state = integrator.make_state(integrator.ell_now(), integrator.y_now())
+    return _Run(records + [(LossLevel(_exact_fraction(state.log10_loss)), state)], False,
+                status, segments)
+
+
+def _exact_fraction(value) -> Fraction:
+    """The exact rational value of a finite mpf."""
+    sign, man, exp, _ = value._mpf_
+    man = -int(man) if sign else int(man)
+    return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
+
+
+def _verify(problem, run, rtol, max_steps, backend) -> list:
+    """The records of ``run`` with their digits checked by a control run
+    (:mod:`extprec.verification`): the problem integrated again at a tighter tolerance and
+    landed on the same levels."""
+    tight = verification.control_rtol(rtol, MIN_RTOL)
+    loss = sorted({lv for lv, _ in run.records if isinstance(lv, LossLevel)},
+                  key=LossLevel.sort_key)
+    times = sorted({lv for lv, _ in run.records if isinstance(lv, TimeLevel)},
+                   key=TimeLevel.sort_key)
+    integrator = _first_integrator(problem, tight, True, backend)
+    control = _integrate(problem, integrator, tight, loss, times, None, None,
+                         CONTROL_STEP_BUDGET * max_steps, True)
+    at_level = {level: state for level, state in control.records[: len(control.records)
+                                                                  - (not control.final_on_record)]}
+    return [(level, verification.verified(state, at_level.get(level), rtol, tight))
+            for level, state in run.records]
 
 
 @dataclass(frozen=True)
@@ -187,7 +250,7 @@ class CheckedArguments:
 
 def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
                     rtol=DEFAULT_RTOL, max_steps=DEFAULT_MAX_STEPS, multiprecision=True,
-                    backend="auto") -> CheckedArguments:
+                    backend="auto", verify=True) -> CheckedArguments:
     """Validate the arguments of :func:`solve` without integrating anything.
 
     Raises ``TypeError`` (wrong kind of value) or ``ValueError`` (a value out of range) whose
@@ -205,6 +268,9 @@ def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, check
     if not isinstance(multiprecision, (bool, np.bool_)):
         raise TypeError(f"multiprecision must be True or False (got {multiprecision!r}); "
                         "pass multiprecision=False to stop where float64 is exhausted")
+    if not isinstance(verify, (bool, np.bool_)):
+        raise TypeError(f"verify must be True or False (got {verify!r}); pass verify=False to "
+                        "skip the control run that checks the digits (about half the cost)")
     _check_rtol(rtol, multiprecision)
     if isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, numbers.Integral):
         raise TypeError(f"max_steps must be a positive int (got {max_steps!r} of type "

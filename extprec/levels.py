@@ -46,6 +46,7 @@ def exact_number(value, name: str) -> Fraction:
             return Fraction(value)
         if hasattr(value, "_mpf_"):
             sign, man, exp, _ = value._mpf_
+            man = int(man)  # gmpy2's mpz under mpmath's gmpy backend; Fraction keeps its type
             if not man and exp:
                 raise ValueError
             if man and abs(exp + man.bit_length()) > 4 * MAX_EXPONENT:
@@ -144,17 +145,12 @@ def _compact(q: Fraction) -> str:
 
 def default_loss_levels(sigma0: float, stop: LossLevel | None,
                         sigma_max: float = math.inf) -> list[LossLevel]:
-    """Every decade of log10(1/L) and of sigma above the start and below the stop (up to
-    the stop, or up to 10^300 without one), and below ``sigma_max`` (``-log inf L`` for data
-    that are not linearly separable)."""
+    """Every decade of log10(1/L), ``log10 L = -1, -10, -100, ...``, below the start and
+    above the stop (up to 10^-(10^300) without one), and below ``sigma_max``
+    (``-log inf L`` for data that are not linearly separable)."""
     top = math.inf if stop is None else stop.sort_key()
     if sigma_max < top:
         top = sigma_max
     k_max = 300 if stop is None else max(1, int(_SORT_CONTEXT.log10(max(top, 10))) + 1)
-    levels = []
-    for k in range(k_max + 1):
-        for level in (LossLevel(Fraction(-(10**k))), LossLevel(Fraction(10**k), "sigma")):
-            key = level.sort_key()
-            if sigma0 < key < top:
-                levels.append(level)
-    return sorted(levels, key=LossLevel.sort_key)
+    levels = [LossLevel(Fraction(-(10**k))) for k in range(k_max + 1)]
+    return [level for level in levels if sigma0 < level.sort_key() < top]

@@ -28,7 +28,10 @@ again reproduces the file byte for byte in the same environment)::
      "ell": 72.90569849968799,
      "exact": {"log10_loss": "-0x1d3f...p-357", "sigma": "0x...p-350", "log10_t": "-inf",
                "nu": ["0x...p-300", ...], "beta": [...], ..., "min_margin": "0x...p-351"},
-     "decimal": {"log10_loss": "-1.0e+30", "nu": ["1.23456789e+29", ...], ...}
+     "decimal": {"log10_loss": "-1.0e+30", "nu": ["1.23456789e+29", ...], ...},
+     "evidence": {"verified": true, "tolerance_digits": 9, "control_rtol": 1e-12,
+                  "control_bits": 512, "differences": {"beta_normalized": 2.3e-13, ...},
+                  "note": "..."}      # what digits rests on (extprec.verification); optional
     }
 
 Every ``mpmath.mpf`` is stored exactly in ``"exact"`` as ``[-]0x<MAN>p<EXP>``, meaning
@@ -181,7 +184,7 @@ def _encode_state(state, where) -> dict:
         shown_values[name] = [_mpf_to_decimal(r, shown) for r in raws]
     context = getattr(state.sigma, "context", None)
     mpmath_prec = int(getattr(context, "prec", None) or state.precision_bits)
-    return {
+    out = {
         "backend": str(state.backend),
         "digits": digits,
         "precision_bits": int(state.precision_bits),
@@ -189,6 +192,23 @@ def _encode_state(state, where) -> dict:
         "ell": _encode_float(state.ell, f"{where}.ell"),
         "exact": exact,
         "decimal": shown_values,
+    }
+    if state.evidence is not None:
+        out["evidence"] = _encode_evidence(state.evidence, f"{where}.evidence")
+    return out
+
+
+def _encode_evidence(evidence, where) -> dict:
+    """The :class:`~extprec.verification.DigitsEvidence` of a State (floats exact in JSON)."""
+    return {
+        "tolerance_digits": int(evidence.tolerance_digits),
+        "verified": bool(evidence.verified),
+        "control_rtol": (None if evidence.control_rtol is None
+                         else _encode_float(evidence.control_rtol, f"{where}.control_rtol")),
+        "control_bits": None if evidence.control_bits is None else int(evidence.control_bits),
+        "differences": {name: _encode_float(value, f"{where}.differences.{name}")
+                        for name, value in sorted(evidence.differences.items())},
+        "note": str(evidence.note),
     }
 
 
@@ -464,6 +484,28 @@ def _decode_state(doc, where, problem, contexts):
         precision_bits=precision_bits,
         backend=_get(doc, "backend", str, where),
         ell=_get_float(doc, "ell", where),
+        evidence=_decode_evidence(doc["evidence"], f"{where}.evidence")
+        if "evidence" in doc else None,
+    )
+
+
+def _decode_evidence(doc, where):
+    from .verification import DigitsEvidence
+
+    if not isinstance(doc, dict):
+        raise _Invalid(f"{where} must be a JSON object; got {_json_type(doc)}")
+    verified = _get(doc, "verified", bool, where)
+    rtol = doc.get("control_rtol")
+    bits = doc.get("control_bits")
+    differences = _get(doc, "differences", dict, where)
+    return DigitsEvidence(
+        tolerance_digits=_get_int(doc, "tolerance_digits", where),
+        verified=verified,
+        control_rtol=None if rtol is None else _get_float(doc, "control_rtol", where),
+        control_bits=None if bits is None else _get_int(doc, "control_bits", where),
+        differences={name: _get_float(differences, name, f"{where}.differences")
+                     for name in differences},
+        note=_get(doc, "note", str, where),
     )
 
 

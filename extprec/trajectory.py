@@ -54,7 +54,8 @@ class State:
     beta_normalized : ndarray of mpf
         ``beta / min_margin`` (the unit-margin predictor).
     digits : int
-        Significant digits vouched for (see module docstring).
+        Significant digits vouched for (see module docstring), checked by a control run
+        (:mod:`extprec.verification`).
     precision_bits : int
         Working precision of the backend that computed the state.
     backend : str
@@ -63,6 +64,9 @@ class State:
         Integration clock ``log1p(tau/c) + log1p(sigma - sigma_0)`` (see ``extprec.model``).
     problem : Problem or None
         The problem the State belongs to (set by its Trajectory); the diagnostics need it.
+    evidence : DigitsEvidence or None
+        What ``digits`` rests on: the control run's tolerance and its relative differences
+        from this State (:class:`extprec.verification.DigitsEvidence`).
 
     Limit diagnostics (read-only, computed on first access; see
     :mod:`extprec.limits.diagnostics` for the definitions and their precision): ``gamma_l1``,
@@ -88,6 +92,7 @@ class State:
     backend: str
     ell: float = field(repr=False, default=0.0)
     problem: object = field(repr=False, default=None)
+    evidence: object = field(repr=False, default=None)
 
     def _attach(self, problem) -> None:
         """Set the problem of a State built without one (States are otherwise immutable)."""

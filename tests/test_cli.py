@@ -34,9 +34,9 @@ def test_run_default_problem_to_level(capsys):
     assert "N = 20 samples, d = 50 features, depth D = 2" in out
     assert "linearly separable" in out
     rows = table_rows(out)
-    # every decade of log10(1/L) and of sigma below the stop, then the stop itself
+    # every decade of log10(1/L) below the stop (-1, -10), then the stop itself
     assert [row[0] for row in rows] == [str(i) for i in range(1, len(rows) + 1)]
-    assert len(rows) == 5
+    assert len(rows) == 3
     assert float(rows[-1][1]) == -20.0
     levels = [float(row[1]) for row in rows]
     assert levels == sorted(levels, reverse=True)
