@@ -23,7 +23,7 @@ def test_float64_and_multiprecision_runs_agree(depth, loss, reduction):
     fast = extprec.solve(problem, LEVELS[-1], checkpoints=LEVELS[:-1], rtol=RTOL,
                          multiprecision=False)
     exact = extprec.solve(problem, LEVELS[-1], checkpoints=LEVELS[:-1], rtol=RTOL / 100,
-                          backend="arb")
+                          backend="arb", verify=False)  # the reference: no control run
     assert fast.status == exact.status == "reached"
     assert {s.backend for s in fast.checkpoints} == {"float64"}
     assert {s.backend for s in exact.checkpoints} == {"arb"}

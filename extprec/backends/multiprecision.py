@@ -139,12 +139,12 @@ class ArbModel:
         for xi, up, um in zip(x, self.u_plus, self.u_minus):
             y_plus = depth * k * eta * xi * up**k
             y_minus = depth * k * eta * xi * um**k
-            gap_plus = 1 - y_plus
-            gap_minus = 1 + y_minus
-            if not (gap_plus > 0 and gap_minus > 0):
+            if not (y_plus < 1 and y_minus > -1):  # the barrier (theory.md s.2)
                 return None
-            l1p = gap_plus.log()
-            l1m = gap_minus.log()
+            # log1p: with alpha >> 1 the y are far below the working precision (alpha = 1e300,
+            # D = 3: y ~ 1e-892), and log(1 +- y) would round beta to zero
+            l1p = (-y_plus).log1p()
+            l1m = y_minus.log1p()
             psi = depth * ((up / um).log() + (l1m - l1p) / k) / 2
             lww = 2 * log_alpha + (up * um).log() - (l1p + l1m) / k  # log(w+ w-)
             b = 2 * (depth * lww / 2).exp() * psi.sinh()
@@ -169,8 +169,8 @@ class ArbModel:
                 k = depth - 2
                 y_plus = depth * k * self.eta * xi * up**k
                 y_minus = depth * k * self.eta * xi * um**k
-                out_p.append(self.log_alpha + up.log() - (1 - y_plus).log() / k)
-                out_m.append(self.log_alpha + um.log() - (1 + y_minus).log() / k)
+                out_p.append(self.log_alpha + up.log() - (-y_plus).log1p() / k)
+                out_m.append(self.log_alpha + um.log() - y_minus.log1p() / k)
         return out_p, out_m
 
     # -- the flow ------------------------------------------------------------------------------
@@ -222,18 +222,21 @@ class ArbModel:
             log_s = log_sum_exp(log_g)
             return [(lg - log_s).exp() for lg in log_g]
 
-    def level_values(self, nu_hat: list, theta: arb):
-        """``(sigma, log t)`` at a state (log t = -inf at t = 0), the quantities of loss
-        levels and times, without the rest of :meth:`evaluate` (same formulas); None
-        outside the domain."""
+    def loss_values(self, nu_hat: list):
+        """``(sigma, log S)`` at ``nu_hat`` (S = sum_n g_n), without the rest of
+        :meth:`evaluate` (same formulas); None outside the domain."""
         with ctx.workprec(self.bits):
             margins = self._margins_of(nu_hat)
             if margins is None:
                 return None
             log_s = log_sum_exp(self._log_g(margins))
             sigma = -log_s if self.loss_code == 0 else self._logistic_sigma(margins)
-            log_t = self.log_c + theta.log() - log_s if theta > 0 else arb.neg_inf()
-            return sigma, log_t
+            return sigma, log_s
+
+    def log_t(self, theta: arb, log_s: arb) -> arb:
+        """log t = log c + log theta - log S (``extprec.model``); -inf at t = 0."""
+        with ctx.workprec(self.bits):
+            return self.log_c + theta.log() - log_s if theta > 0 else arb.neg_inf()
 
     def _margins_of(self, nu_hat: list):
         terms = self.coordinate_terms(entries(self.XtT * column(nu_hat)), derivatives=False)

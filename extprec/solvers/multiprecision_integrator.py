@@ -80,7 +80,7 @@ class MultiprecisionIntegrator:
         self._start(bits, y0, tau0, h0)
         # d tau_hat = d ell / rate, at the start point
         with ctx.workprec(bits):
-            self.solver.h_abs = float((arb(h0) / self.solver.ev.rate).mid())
+            self.solver.h_abs = (arb(h0) / self.solver.ev.rate).mid()
 
     @staticmethod
     def initial_sigma0(problem, bits: int):
@@ -149,22 +149,31 @@ class MultiprecisionIntegrator:
             return level.sigma_arb() if hasattr(level, "sigma_arb") else level.log_t_arb()
 
     def _value(self, level, y, ev=None):
-        """The level's quantity at ``y``: sigma, or log t (-inf at t = 0), from the
+        """The level's quantity at the state ``y``: sigma, or log t (-inf at t = 0), from the
         evaluation ``ev`` of ``y`` if given; None outside the domain."""
-        if ev is None:
-            values = self.model.level_values(y[: self.n], y[self.n])
-        else:
-            values = self._level_values(y, ev)
+        if ev is not None:
+            return self._level_values(y, ev)[0 if hasattr(level, "sigma_arb") else 1]
+        values = self.model.loss_values(y[: self.n])
         if values is None:
             return None
-        return values[0 if hasattr(level, "sigma_arb") else 1]
+        sigma, log_s = values
+        return sigma if hasattr(level, "sigma_arb") else self.model.log_t(y[self.n], log_s)
+
+    def _dense_value(self, level, step, s):
+        """The level's quantity on the dense output of ``step`` at the fraction ``s``
+        (theta from :meth:`Step.theta_at`); None outside the domain."""
+        y = [a.mid() for a in _dense(step, arb(s))]
+        values = self.model.loss_values(y[: self.n])
+        if values is None:
+            return None
+        sigma, log_s = values
+        if hasattr(level, "sigma_arb"):
+            return sigma
+        return self.model.log_t(step.theta_at(y, log_s), log_s)
 
     def _level_values(self, y, ev):
         """``(sigma, log t)`` at ``y`` from its evaluation ``ev``."""
-        with ctx.workprec(self.model.bits):
-            log_t = (self.model.log_c + y[self.n].log() - ev.log_s if y[self.n] > 0
-                     else arb.neg_inf())
-            return ev.sigma, log_t
+        return ev.sigma, self.model.log_t(y[self.n], ev.log_s)
 
     def _stored(self, level, k):
         """The level's quantity at the end of stored step ``k``."""
@@ -223,7 +232,7 @@ class MultiprecisionIntegrator:
         with ctx.workprec(bits):
             target = self._target(level)
             tol = arb(self.rtol) * arb(2) ** -10 * (1 + abs(target))
-            h = arb(step.h)
+            h = step.h
             start = (self._stored(level, index - 1) if index > 0
                      else self._value(level, step.y))
             if (start - target).mid() >= 0:
@@ -242,7 +251,8 @@ class MultiprecisionIntegrator:
                 if d_tau > 0:
                     # one step of exactly d_tau (the bound clips it; the proposal left by
                     # the clipped exact step may be far smaller)
-                    solver.h_abs = max(solver.h_abs, 2 * float(d_tau))
+                    if solver.h_abs < 2 * d_tau:
+                        solver.h_abs = (2 * d_tau).mid()
                     if not solver.step(tau_bound=solver.tau + d_tau):
                         raise RuntimeError(f"landing on {level} failed: step too small")
                 else:
@@ -279,7 +289,7 @@ class MultiprecisionIntegrator:
             return float((value - target).mid())
 
         def excess(s):
-            return relative(self._value(level, [a.mid() for a in _dense(step, arb(s))]))
+            return relative(self._dense_value(level, step, s))
 
         lo, hi = 0.0, 1.0
         f_lo, f_hi = relative(start), relative(end)  # the step's ends, already evaluated
@@ -308,11 +318,11 @@ class MultiprecisionIntegrator:
         """A solver advanced to ``step.tau + s step.h`` by Radau steps from the start of
         ``step`` (its dense output as the stage predictor)."""
         with ctx.workprec(self.model.bits):
-            bound = step.tau + s * arb(step.h)
-            # the float step size leaves tau short of the bound by a rounding of h; that
+            bound = step.tau + s * step.h
+            # rounding of tau + h may leave tau short of the bound by a few ulps; that
             # remainder is not stepped (landing corrects on the level's value anyway)
-            slack = arb(LANDING_SLACK) * abs(s * arb(step.h))
-        solver = RadauSolver(self.model, step.y, step.tau, float((s * arb(step.h)).mid()),
+            slack = arb(LANDING_SLACK) * abs(s * step.h)
+        solver = RadauSolver(self.model, step.y, step.tau, (s * step.h).mid(),
                              self.rtol)
         for _ in range(64):
             if not solver.step(tau_bound=bound, predictor=step):

@@ -13,7 +13,8 @@ simplified Newton iteration failing without it:
   depends on p, i.e. on the stiff margin differences, and the iteration matrix then couples
   every component to them with weight sigma;
 * theta (log t) is not part of the Newton iteration: its collocation equations are linear
-  once the nu stages are known and are solved exactly (:meth:`RadauSolver._theta_stages`);
+  once the nu stages are known and are solved exactly, its homogeneous part through the
+  loss itself (:meth:`RadauSolver._theta_adiabatic`);
 * stage guesses are moved onto the slow manifold before the iteration
   (:meth:`RadauSolver._project`), and Newton corrections are measured on the softmax too,
   since log t inherits the error of p;
@@ -49,8 +50,8 @@ PROJECTION_LINEAR_TOL = 1e-4  # linear residual sought, in log p (margin) units
 # Newton iterations per attempt: more than the float64 kernel's, because corrections are
 # measured on the softmax (sum_n p_n |d log p_n| / rtol), which starts far above the tolerance
 ARB_NEWTON_MAXITER = 20
-MIN_FLOAT_STEP = 1e-280
 ERROR_FLOOR = 1e-8  # error norms below this count as this in the step-size controller
+THETA_SPLIT = 2.0  # theta w above which theta's decaying part is split off exactly
 MAX_SIGMA_DECADES_PER_STEP = 1.0  # see RadauSolver._growth_cap
 
 
@@ -105,12 +106,24 @@ def _lin(coeffs, vectors):
 @dataclass
 class Step:
     """An accepted step: start point, size and dense-output coefficients Q (y(tau + s h) =
-    y + sum_k Q[k] s^(k+1))."""
+    y + sum_k Q[k] s^(k+1)). The theta component of Q is the increment of the adiabatic
+    part phi of theta (:meth:`RadauSolver._theta_adiabatic`): theta(s) =
+    (theta_0 - q_0) S(s) / S_0 + phi(s) with phi(0) = q_0 and ``log_s0`` = log S_0
+    (:meth:`theta_at`)."""
 
     tau: arb  # tau_hat at the start
-    h: float
+    h: arb
     y: list
     Q: list  # three vectors
+    log_s0: arb
+    q0: arb
+
+    def theta_at(self, dense_y, log_s):
+        """theta on the dense output, from the dense state (whose theta slot is
+        theta_0 + phi(s) - q_0) and log S there."""
+        theta0 = self.y[-1]
+        return (dense_y[-1] - theta0 + self.q0
+                + (theta0 - self.q0) * (log_s - self.log_s0).exp())
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,8 @@ class RadauSolver:
         self.n = model.n
         self.y = list(y)
         self.tau = tau
-        self.h_abs = float(h)
+        self.h_abs = _exact(h)  # step sizes are arb: near the finite tau horizon of D > 2
+        # they fall far below the float64 range
         self.h_abs_old = None
         self.err_old = None
         # scipy's Newton tolerance at the unit roundoff of the working precision
@@ -182,35 +196,39 @@ class RadauSolver:
     # -- helpers -------------------------------------------------------------------------------
     def _shifted_inverse(self, shift):
         """(shift I - J_nu)^-1 for the nu block of the Jacobian (theta is solved apart,
-        :meth:`_theta_stages`), as an ``arb_mat`` for a real shift and an ``acb_mat`` for a
-        complex one. The Newton iteration only needs it approximately (its residuals are
-        exact), so it is computed in float64 when the matrix is representable and well
-        enough conditioned (cond * eps < ``FLOAT64_INVERSE_MAX_ERROR``), and in arb
-        otherwise; once float64 failed it is not tried again by this solver (the stiffness
-        only grows along a run)."""
+        :meth:`_theta_adiabatic`), as an ``arb_mat`` for a real (``arb``) shift and an
+        ``acb_mat`` for a complex (``acb``) one. The Newton iteration only needs it
+        approximately (its residuals are exact), so it is computed in float64 when the
+        matrix is representable and well enough conditioned (cond * eps <
+        ``FLOAT64_INVERSE_MAX_ERROR``), and in arb otherwise; once float64 failed it is not
+        tried again by this solver (the stiffness only grows along a run)."""
         n = self.n
         self.counters[2] += 1
+        is_complex = isinstance(shift, acb)
         if self.J64 is not None:
-            m = shift * np.eye(n) - self.J64
-            if not np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
+            shift64 = (complex(float(shift.real.mid()), float(shift.imag.mid())) if is_complex
+                       else float(shift.mid()))
+            m = shift64 * np.eye(n) - self.J64 if np.isfinite(shift64) else None
+            if m is None or not np.linalg.cond(m) * EPS64 < FLOAT64_INVERSE_MAX_ERROR:
                 self._float64_inverse_failed, self.J64 = True, None
             else:
                 inv = np.linalg.inv(m)
                 with ctx.workprec(self.bits):
-                    if isinstance(shift, complex):
+                    if is_complex:
                         return acb_mat(n, n, [acb(float(v.real), float(v.imag))
                                               for v in inv.ravel()])
                     return arb_mat(n, n, [arb(float(v)) for v in inv.ravel()])
         with ctx.workprec(self.bits):
-            if isinstance(shift, complex):
-                A = acb_mat(n, n)
-                for i in range(n):
-                    A[i, i] = acb(shift.real, shift.imag)
-                return (A - acb_mat(self.J_nu)).inv().mid()
-            A = arb_mat(n, n)
+            # an approximate (floating-point) inverse: the ball inverse refuses matrices
+            # whose ball-arithmetic elimination loses every digit (measured: D = 3 with
+            # alpha = 1e300), and Newton needs no error bounds
+            kind = acb_mat if is_complex else arb_mat
+            A = kind(n, n)
+            eye = kind(n, n)
             for i in range(n):
-                A[i, i] = arb(shift)
-            return (A - self.J_nu).inv().mid()
+                A[i, i] = shift
+                eye[i, i] = 1
+            return (A - kind(self.J_nu)).solve(eye, algorithm="approx").mid()
 
     def _norm(self, vec, scale, ev_ref, beta_scale, softmax=False):
         """Size of a nu correction in units of the tolerance, as a float: the largest of
@@ -229,17 +247,27 @@ class RadauSolver:
             out = max(out, float((spread / self.rtol).mid()))
         return out
 
-    def _theta_stages(self, y, h, evs):
-        """theta at the three stages given the nu stages: the collocation equations of
-        d theta / d tau_hat = 1 - theta w are linear in theta (``extprec.model``), so they
-        are solved exactly (a 3x3 system) instead of by the Newton iteration, where the
-        stiffness of w (it follows the margins) would set the convergence."""
-        k, n = self.k, self.n
-        hh = arb(h)
-        M = arb_mat(3, 3, [(1 if i == j else 0) + hh * k.A[i][j] * evs[j].w
+    def _theta_adiabatic(self, h, evs, q0):
+        """The adiabatic part phi of theta at the three stages, given the nu stages (their
+        evaluations ``evs``), from phi = ``q0`` at the start of the step.
+
+        d theta / d tau_hat = 1 - theta w with w = -d log S / d tau_hat (``extprec.model``),
+        so theta = (theta_0 - q0) S / S_0 + phi exactly, where S / S_0 follows from the nu
+        stages and phi solves the same equation from phi = q0. Only phi is left to the
+        collocation method: its equations are linear, solved exactly (a 3x3 system) rather
+        than by the Newton iteration. The step takes q0 = theta_0 (all of theta collocated)
+        while theta is near its quasi-steady value 1 / w, and q0 = 1 / w_0 when theta is far
+        above it (theta w > ``THETA_SPLIT``): theta then decays with the loss while t hardly
+        moves, and collocation would damp that part like the L-stable stability function
+        instead of like S. Measured with D = 3, alpha = 1e-20: unsplit, the error estimate
+        of theta held the steps at 1e-5 of the distance to the tau horizon (2156 steps to
+        log10 L = -10). Near 1 / w the split is no good: 1 / w_0 misses the quasi-steady
+        value by about (d log w / d tau_hat) / w^2, a transient the steps must resolve."""
+        k = self.k
+        M = arb_mat(3, 3, [(1 if i == j else 0) + h * k.A[i][j] * evs[j].w
                            for i in range(3) for j in range(3)])
-        rhs = arb_mat(3, 1, [y[n] + hh * sum(k.A[i]) for i in range(3)])
-        return [(a - y[n]).mid() for a in M.solve(rhs).entries()]
+        rhs = arb_mat(3, 1, [q0 + h * sum(k.A[i]) for i in range(3)])
+        return [a.mid() for a in M.solve(rhs).entries()]
 
     def _evaluate(self, y):
         ev = self.model.evaluate(y[: self.n], y[self.n])
@@ -252,29 +280,27 @@ class RadauSolver:
         size falls below the spacing of the working precision.
 
         The Newton iteration runs on the nu stages only; theta follows exactly from them
-        (:meth:`_theta_stages`). ``predictor``, if given, is a dense output (a :class:`Step`)
+        (:meth:`_theta_adiabatic`). ``predictor``, if given, is a dense output (a :class:`Step`)
         covering the step, used as the initial guess of the stages instead of the
         extrapolated previous step.
         """
         k, n, rtol = self.k, self.n, self.rtol
         y, ev0 = self.y, self.ev
         with ctx.workprec(self.bits):
-            tau_mag = max(1.0, abs(float(self.tau.mid())))
-            # step sizes are floats: below MIN_FLOAT_STEP, 1/h would overflow
-            min_step = max(10 * tau_mag * 2.0**-self.bits, MIN_FLOAT_STEP)
+            min_step = 10 * max(arb(1), abs(self.tau)) * arb(2) ** -self.bits
             # theta carries log t: its relative error is the absolute error of log t
             theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
                                  + max(j * (1 + abs(xi)) for j, xi in zip(ev0.jac1, ev0.x)))
-            h_abs = min(self.h_abs, self._growth_cap(ev0))
+            cap = self._growth_cap(ev0)
+            h_abs = self.h_abs if cap is None or self.h_abs < cap else cap
             rejected = False
             while True:
                 if h_abs < min_step:
                     return False
                 h = h_abs
-                if tau_bound is not None and float((self.tau + h - tau_bound).mid()) > 0:
-                    h = float((tau_bound - self.tau).mid())
-                    h_abs = h
+                if tau_bound is not None and self.tau + h > tau_bound:
+                    h = h_abs = (tau_bound - self.tau).mid()
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z, first_evs = self._predict(h, predictor)
                 self._factorize_at(y, first_evs, h)
@@ -288,57 +314,65 @@ class RadauSolver:
                                  for z in Z]
                     converged = all(e is not None for e in stage_evs)
                 if not converged:
-                    h_abs *= 0.5
+                    h_abs = (h_abs / 2).mid()
                     self.counters[3] += 1
                     continue
-                theta = self._theta_stages(y, h, stage_evs)
-                Z = [z[:n] + [t] for z, t in zip(Z, theta)]
-                y_new = [(a + b).mid() for a, b in zip(y, Z[2])]
-                ze = [val / arb(h) for val in _lin(k.e, Z)]
+                # theta far above its quasi-steady value 1/w decays with the loss: that part is
+                # propagated exactly (:meth:`_theta_adiabatic`); near it, collocated whole
+                q0 = (1 / ev0.w).mid() if y[n] * ev0.w > THETA_SPLIT else y[n]
+                phi = self._theta_adiabatic(h, stage_evs, q0)
+                theta = [((y[n] - q0) * (e.log_s - ev0.log_s).exp() + p).mid()
+                         for e, p in zip(stage_evs, phi)]
+                # theta slot: the increments of the adiabatic part
+                Z = [z[:n] + [(p - q0).mid()] for z, p in zip(Z, phi)]
+                y_new = [(a + b).mid() for a, b in zip(y[:n], Z[2][:n])] + [theta[2]]
+                ze = [val / h for val in _lin(k.e, Z)]
                 scale = [rtol * (1 + max(abs(a), abs(b))) for a, b in zip(y[:n], y_new[:n])]
                 # the floor only matters at theta = 0 (t = 0); theta itself is about 1/sigma
                 theta_scale = (theta_tol * max(abs(y[n]), abs(y_new[n]))
                                + arb(2) ** -(2 * self.bits))
-                err = self._error(ev0.f, ze, h, scale, theta_scale, ev0, beta_scale)
-                if not all(y[n] + t > 0 for t in theta):  # t S / c is positive
+                err = self._error(ev0.f[:n], 1 - ev0.w * q0, ze, h, phi[2], scale,
+                                  theta_scale, ev0, beta_scale)
+                if not all(t > 0 for t in theta):  # t S / c is positive
                     err = math.inf
                 safety = 0.9 * (2 * ARB_NEWTON_MAXITER + 1) / (2 * ARB_NEWTON_MAXITER + n_iter)
                 if rejected and math.isfinite(err) and err > 1:
-                    error = self._error_vector(ev0.f, ze, h)
-                    ev_t = self._evaluate([a + b for a, b in zip(y, error)])
+                    error = self._error_vector(ev0.f[:n], 1 - ev0.w * q0, ze, h, phi[2])
+                    ev_t = self._evaluate([a + b for a, b in zip(y[:n], error[:n])] + [y[n]])
                     if ev_t is not None:
-                        err = self._error(ev_t.f, ze, h, scale, theta_scale, ev0, beta_scale)
+                        err = self._error(ev_t.f[:n], 1 - ev_t.w * (q0 + error[n]), ze, h,
+                                          phi[2], scale, theta_scale, ev0, beta_scale)
                 if err > 1:
                     factor = self._predict_factor(h_abs, err)
-                    h_abs *= max(MIN_FACTOR, safety * factor)
+                    h_abs = (h_abs * max(MIN_FACTOR, safety * factor)).mid()
                     rejected = True
                     self.counters[4] += 1
                     continue
                 # the last node is the end point; the stages were evaluated with theta_0
                 ev_new = self.model.with_theta(stage_evs[2], y_new[n])
                 break
-            self.last_step = Step(self.tau, h, list(y), _lin_rows(k.P, Z))
+            self.last_step = Step(self.tau, h, list(y), _lin_rows(k.P, Z), ev0.log_s, q0)
             factor = min(MAX_FACTOR, safety * self._predict_factor(h_abs, err))
             self.h_abs_old = h_abs
             self.err_old = err
             self.y = y_new
-            self.tau = self.tau + arb(h)
-            self.h_abs = h_abs * factor
+            self.tau = (self.tau + h).mid()
+            self.h_abs = (h_abs * factor).mid()
             self.ev = ev_new
             return True
 
-    def _growth_cap(self, ev) -> float:
+    def _growth_cap(self, ev):
         """Largest step over which sigma grows by at most MAX_SIGMA_DECADES_PER_STEP at its
         current log-rate (d log sigma / d tau_hat = r q / sigma). Late in the rich phase p
         settles and nu becomes nearly linear in tau_hat, so the error estimate allows steps
         over dozens of decades of sigma, and such a step can cross a change of the support
         set unseen (measured on the default problem: one step from sigma 1e48 to 1e74.5,
-        after which the steps collapsed to 1e-77 for minutes)."""
+        after which the steps collapsed to 1e-77 for minutes). An arb, or None for no cap."""
         with ctx.workprec(self.bits):
-            if not (ev.sigma > 0 and ev.q > 0):
-                return math.inf
-            rate = float((ev.r * ev.q / ev.sigma).mid())
-        return MAX_SIGMA_DECADES_PER_STEP * math.log(10) / rate if rate > 0 else math.inf
+            if not (ev.sigma > 0 and ev.q > 0 and ev.r > 0):
+                return None
+            return (MAX_SIGMA_DECADES_PER_STEP * arb(10).log() * ev.sigma
+                    / (ev.r * ev.q)).mid()
 
     def _factorize_at(self, y, evs, h):
         """Jacobian, stage scaling and shifted inverses for one attempt.
@@ -366,7 +400,9 @@ class RadauSolver:
                       if ev_mid.w > 0 else np.ones(3))
             if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
                 scales = np.ones(3)
-        self.J = self.model.jacobian(ev_mid, y[n])
+        # theta row with theta = 1: it is scaled by the particular part of theta where used
+        # (:meth:`_error_vector`)
+        self.J = self.model.jacobian(ev_mid, arb(1))
         self.counters[1] += 1
         nu_block = [[self.J[i, j] for j in range(n)] for i in range(n)]
         self.J_nu = arb_mat(nu_block)
@@ -385,11 +421,12 @@ class RadauSolver:
             if abs(lam.imag) <= 1e-12 * abs(lam):
                 modes.append((False, [arb(float(u)) for u in U[:, j].real],
                               [arb(float(q)) for q in Q[j].real],
-                              self._shifted_inverse(float(lam.real) / h)))
+                              self._shifted_inverse((arb(float(lam.real)) / h).mid())))
             elif lam.imag > 0:
                 modes.append((True, [acb(2 * float(u.real), 2 * float(u.imag)) for u in U[:, j]],
                               [acb(float(q.real), float(q.imag)) for q in Q[j]],
-                              self._shifted_inverse(complex(lam) / h)))
+                              self._shifted_inverse(
+                                  (acb(float(lam.real), float(lam.imag)) / h).mid())))
         self.modes = modes
         self.inv_real = None  # error-estimate inverse, made when first needed
 
@@ -403,7 +440,7 @@ class RadauSolver:
         k, n = self.k, self.n
         max_iter = ARB_NEWTON_MAXITER
         Zn = [[a.mid() for a in z[:n]] for z in Z]
-        hh = arb(h)
+        hh = h
         dz_norm_old = None
         rate = 0.0
         n_iter = 0
@@ -444,21 +481,22 @@ class RadauSolver:
             dz_norm_old = dz_norm
         return False, n_iter, Z, rate
 
-    def _error_vector(self, f, ze, h):
+    def _error_vector(self, f_nu, f_phi, ze, h, phi):
         """Radau's embedded error estimate (I/(h gamma) - J)^-1 (f + ZE/h) (scaled as in
-        scipy), by blocks: J is block lower triangular (nu does not depend on theta)."""
+        scipy), by blocks: J is block lower triangular (nu does not depend on theta). The
+        theta component is the estimate for its adiabatic part ``phi`` (end value), whose
+        right-hand side at the start is ``f_phi`` (:meth:`_theta_adiabatic`)."""
         n = self.n
-        rhs = [a + b for a, b in zip(f, ze)]
         if self.inv_real is None:
-            self.inv_real = self._shifted_inverse(float(self.k.mu_real) / h)
-        err_nu = entries(self.inv_real * column(rhs[:n]))
-        J = self.J
-        coupling = sum(J[n, j] * e for j, e in enumerate(err_nu))
-        err_theta = (rhs[n] + coupling) / (self.k.mu_real / arb(h) - J[n, n])
+            self.inv_real = self._shifted_inverse((self.k.mu_real / h).mid())
+        err_nu = entries(self.inv_real * column([a + b for a, b in zip(f_nu, ze)]))
+        J = self.J  # theta row at theta = 1
+        coupling = phi * sum(J[n, j] * e for j, e in enumerate(err_nu))
+        err_theta = (f_phi + ze[n] + coupling) / (self.k.mu_real / h - J[n, n])
         return err_nu + [err_theta]
 
-    def _error(self, f, ze, h, scale, theta_scale, ev_ref, beta_scale):
-        error = self._error_vector(f, ze, h)
+    def _error(self, f_nu, f_phi, ze, h, phi, scale, theta_scale, ev_ref, beta_scale):
+        error = self._error_vector(f_nu, f_phi, ze, h, phi)
         return max(self._norm(error[: self.n], scale, ev_ref, beta_scale),
                    abs(float((error[self.n] / theta_scale).mid())))
 
@@ -475,7 +513,7 @@ class RadauSolver:
         for ci in self.k.c:
             val = _dense(last, (self.tau + ci * h - last.tau) / last.h)
             z = [(a - b).mid() for a, b in zip(val, self.y)]
-            z, ev = self._project(z, targets, ci * arb(h))
+            z, ev = self._project(z, targets, ci * h)
             Z.append(z)
             evs.append(ev)
         return Z, evs
@@ -559,8 +597,14 @@ class RadauSolver:
         if self.err_old is None or self.h_abs_old is None:
             multiplier = 1.0
         else:
-            multiplier = h_abs / self.h_abs_old * (max(self.err_old, ERROR_FLOOR) / err) ** 0.25
+            multiplier = (float((h_abs / self.h_abs_old).mid())
+                          * (max(self.err_old, ERROR_FLOOR) / err) ** 0.25)
         return min(1.0, multiplier) * err**-0.25
+
+
+def _exact(value) -> arb:
+    """A float or arb as an exact arb (a ball midpoint)."""
+    return value.mid() if isinstance(value, arb) else arb(float(value))
 
 
 def _lin_rows(P, Z):
