@@ -19,7 +19,7 @@ import numpy as np
 
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
-from .solvers.float64_integrator import Float64Integrator
+from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator
 from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
     STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED,
@@ -37,6 +37,9 @@ MAX_RTOL = 1e-3
 MIN_FLOAT64_RTOL = 1e-13  # tighter tolerances start in multiprecision
 BACKENDS = ("auto", "arb")
 FIRST_STEP = 1e-3
+# Accepted steps between progress reports: the float64 integrator restarts its kernel every
+# HISTORY_CHUNK steps anyway, so reporting at multiples of it leaves the steps unchanged.
+PROGRESS_STEPS = {"float64": HISTORY_CHUNK, "arb": 4}
 
 STATUS = {
     "max steps": STATUS_MAX_STEPS,
@@ -48,7 +51,7 @@ STATUS = {
 
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
-          multiprecision: bool = True, backend: str = "auto") -> Trajectory:
+          multiprecision: bool = True, backend: str = "auto", progress=None) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -82,6 +85,12 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     backend : {"auto", "arb"}
         "auto" starts in float64 when the tolerance allows it; "arb" integrates in
         multiprecision from the start (an independent check of a float64 run).
+    progress : callable, optional
+        ``progress(sigma, bits, steps)``, called at every checkpoint and every
+        :data:`PROGRESS_STEPS` accepted steps of the backend in use, with the current ``sigma``
+        (an mpf at 53 bits), the working precision in bits and the accepted steps so far. The
+        trajectory is the same with and without it (the float64 chunks are whole kernel calls,
+        see ``HISTORY_CHUNK``). :mod:`extprec.progress` has a progress bar and a cost log.
 
     Returns
     -------
@@ -95,6 +104,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         Before any integration, for every invalid argument (see :func:`check_arguments`); the
         message names the problem and the fix.
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(sigma, bits, steps) or None; got "
+                        f"{type(progress).__name__}; see extprec.progress.ProgressBar")
     args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
                            checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
                            multiprecision=multiprecision, backend=backend)
@@ -124,8 +136,15 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
         before = integrator.n_steps
-        outcome = integrator.advance(next_loss, next_time, remaining)
+        budget = remaining if progress is None else min(remaining,
+                                                        PROGRESS_STEPS[integrator.backend])
+        outcome = integrator.advance(next_loss, next_time, budget)
         remaining -= integrator.n_steps - before
+        if progress is not None:
+            progress(_current_sigma(integrator), integrator.precision_bits,
+                     sum(seg.n_steps for seg in segments))
+            if outcome == "max steps" and remaining > 0:
+                continue
         if outcome == "event":
             while loss_levels and integrator.passed(loss_levels[0]):
                 states.append(integrator.state_at(loss_levels.pop(0)))
@@ -292,6 +311,17 @@ def _first_integrator(problem, rtol, multiprecision, backend="auto"):
     n = problem.n_samples
     probe = MultiprecisionIntegrator.initial_sigma0(problem, bits)
     return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), FIRST_STEP, probe, bits)
+
+
+def _current_sigma(integrator):
+    """sigma of the integrator's current state as an mpf at 53 bits (for progress reports)."""
+    if isinstance(integrator, Float64Integrator):
+        return _PROGRESS_CONTEXT.mpf(integrator.sigma_of(integrator.y))
+    man, exp = integrator.sigma_of_current().man_exp()
+    return _PROGRESS_CONTEXT.mpf((int(man), int(exp)))
+
+
+_PROGRESS_CONTEXT = mpmath.MPContext()  # 53 bits, never changed
 
 
 def _stats(segments) -> dict:
