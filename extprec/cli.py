@@ -69,7 +69,11 @@ output:
   margin, the backend and its precision in bits, the significant digits the engine
   vouches for, and the three largest-magnitude entries of beta / min margin as
   index:value (0-based). If the run stops before the requested level, a last row
-  'final' shows the last resolved state.
+  'final' shows the last resolved state. For separable data a second table gives
+  the limit diagnostics of the same states: mu = alpha^D / min margin, the
+  normalized margins gamma_l1 and gamma_l2, the relative distances of
+  beta / min margin to the l1, l2 and Q_mu predictors, the regime and the numbers of support vectors and active
+  coordinates ('-' where undefined).
   --out PATH writes the trajectory as an extprec results file (JSON, exact: load it
   with extprec.load(PATH) or draw it with 'extprec plot PATH'); it includes the
   precision and cost along the run (stats["cost"]: log10 sigma, bits, steps and
@@ -739,16 +743,44 @@ def _print_header(problem, source, args, stop) -> None:
 COLUMNS = (("#", 5), ("log10 loss", 14), ("sigma", 14), ("log10 t", 14), ("min margin", 14),
            ("backend", 8), ("bits", 5), ("digits", 6))
 TOP_ENTRIES = 3
+# The limit diagnostics of each State (extprec.limits.diagnostics), in a second table.
+DIAGNOSTIC_COLUMNS = (("#", 5), ("mu", 12), ("gamma_l1", 12), ("gamma_l2", 12), ("d_l1", 12),
+                      ("d_l2", 12), ("d_q_mu", 12), ("regime", 13), ("SVs", 5), ("active", 7))
+DIAGNOSTIC_DIGITS = 4
 
 
-def format_row(label, state) -> str:
-    """One table row for a State (see :data:`COLUMNS`)."""
+def format_row(label, state, diagnostics=False) -> str:
+    """One table row for a State (see :data:`COLUMNS`), or with ``diagnostics=True`` the row of
+    its limit diagnostics (:data:`DIAGNOSTIC_COLUMNS`; '-' where a value is undefined)."""
+    if diagnostics:
+        return _cells(_diagnostic_cells(label, state), DIAGNOSTIC_COLUMNS)
     k = min(state.digits, 10)
     cells = (str(label), fmt(state.log10_loss, k), fmt(state.sigma, k), fmt(state.log10_t, k),
              fmt(state.min_margin, k), state.backend, str(state.precision_bits),
              str(state.digits))
-    text = "".join(cell.rjust(width) + " " for cell, (_, width) in zip(cells, COLUMNS))
-    return text + "  " + top_entries(state.beta_normalized, min(k, 6))
+    return _cells(cells, COLUMNS) + "  " + top_entries(state.beta_normalized, min(k, 6))
+
+
+def _cells(cells, columns) -> str:
+    return "".join(cell.rjust(width) + " " for cell, (_, width) in zip(cells, columns))
+
+
+def _diagnostic_cells(label, state):
+    from extprec.limits import LimitUnavailable
+
+    def shown(read):
+        try:
+            value = read()
+        except LimitUnavailable:
+            return "-"
+        return "-" if value is None else fmt(value, DIAGNOSTIC_DIGITS)
+
+    rich = "l1_active" if "l1_active" in state.distance else "l1"
+    return (str(label), shown(lambda: state.mu), shown(lambda: state.gamma_l1),
+            shown(lambda: state.gamma_l2), shown(lambda: state.distance[rich]),
+            shown(lambda: state.distance["l2"]), shown(lambda: state.distance["q_mu"]),
+            str(state.regime or "-"), str(len(state.support_vectors)),
+            str(len(state.active_coordinates)))
 
 
 def top_entries(vector, digits: int = 6, count: int = TOP_ENTRIES) -> str:
@@ -762,12 +794,24 @@ def _print_table(trajectory) -> None:
     header += "  largest |beta / min margin| (index:value)"
     print(header)
     print("-" * len(header))
-    for number, state in enumerate(trajectory.checkpoints, start=1):
-        print(format_row(number, state))
+    rows = list(enumerate(trajectory.checkpoints, start=1))
+    for label, state in rows:
+        print(format_row(label, state))
     if not trajectory.checkpoints:
         print("(no checkpoint was reached)")
     if not trajectory.checkpoints or trajectory.final is not trajectory.checkpoints[-1]:
+        rows.append(("final", trajectory.final))
         print(format_row("final", trajectory.final))
+    print()
+    if not trajectory.problem.separability().separable:
+        return
+    print("limit diagnostics (d_*: relative distance of beta / min margin to the l1, l2 and "
+          "Q_mu predictors; mu = alpha^D / min margin):")
+    header = "".join(name.rjust(width) + " " for name, width in DIAGNOSTIC_COLUMNS)
+    print(header)
+    print("-" * len(header))
+    for label, state in rows:
+        print(format_row(label, state, diagnostics=True))
     print()
 
 

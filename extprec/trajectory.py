@@ -5,6 +5,10 @@ Every number a State exposes is an ``mpmath.mpf`` (vectors are numpy object arra
 quantities beyond the float64 range (t ~ 10^(10^100), alpha^D ~ 10^600) are exact in
 exponent. ``digits`` is the number of significant digits the engine vouches for in
 ``beta_normalized``, ``margins`` relative to their scale, ``log10_loss`` and ``log10_t``.
+
+The States of a Trajectory know their problem and carry the limit diagnostics of
+:mod:`extprec.limits.diagnostics` (``gamma_l1``, ``gamma_l2``, ``mu``, ``distance``, ``regime``,
+``support_vectors``, ``active_coordinates``), computed when first read and cached.
 """
 
 from __future__ import annotations
@@ -45,6 +49,15 @@ class State:
         ``"float64"`` or the multiprecision backend's name.
     ell : float
         Integration clock ``log1p(tau/c) + log1p(sigma - sigma_0)`` (see ``extprec.model``).
+    problem : Problem or None
+        The problem the State belongs to (set by its Trajectory); the diagnostics need it.
+
+    Limit diagnostics (read-only, computed on first access; see
+    :mod:`extprec.limits.diagnostics` for the definitions and their precision): ``gamma_l1``,
+    ``gamma_l2``, ``mu``, ``distance`` (``"l1"``, ``"l2"``, ``"q_mu"`` -> relative distance of
+    ``beta_normalized``), ``regime`` (``"kernel"``, ``"intermediate"``, ``"rich"``; None before
+    separation), ``regime_evidence``, ``support_vectors``, ``active_coordinates`` and
+    ``diagnostics`` (all of them).
     """
 
     log10_loss: object
@@ -62,6 +75,42 @@ class State:
     precision_bits: int
     backend: str
     ell: float = field(repr=False, default=0.0)
+    problem: object = field(repr=False, default=None)
+
+    def _attach(self, problem) -> None:
+        """Set the problem of a State built without one (States are otherwise immutable)."""
+        if self.problem is None:
+            object.__setattr__(self, "problem", problem)
+
+    @property
+    def diagnostics(self):
+        """The :class:`~extprec.limits.diagnostics.StateDiagnostics` of this State (cached)."""
+        cached = self.__dict__.get("_diagnostics")
+        if cached is None or cached.problem is not self.problem:
+            from .limits.diagnostics import diagnostics_of
+
+            cached = diagnostics_of(self)
+            object.__setattr__(self, "_diagnostics", cached)
+        return cached
+
+    gamma_l1 = property(lambda self: self.diagnostics.gamma_l1,
+                        doc="``min margin / ||beta||_1`` (weighted as the rich reference).")
+    gamma_l2 = property(lambda self: self.diagnostics.gamma_l2,
+                        doc="``min margin / ||beta||_2`` (weighted as the kernel reference).")
+    mu = property(lambda self: self.diagnostics.mu,
+                  doc="``alpha^D / min margin`` (None before the data are separated).")
+    distance = property(lambda self: self.diagnostics.distance,
+                        doc="Mapping ``'l1'``, ``'l2'``, ``'q_mu'`` -> relative "
+                            "distance of ``beta_normalized`` to that reference.")
+    regime = property(lambda self: self.diagnostics.regime,
+                      doc="``'kernel'``, ``'intermediate'``, ``'rich'`` (None before "
+                          "separation).")
+    regime_evidence = property(lambda self: self.diagnostics.evidence,
+                               doc="Why the State is in its regime (RegimeEvidence).")
+    support_vectors = property(lambda self: self.diagnostics.support_vectors,
+                               doc="Samples the flow still pushes on (indices).")
+    active_coordinates = property(lambda self: self.diagnostics.active_coordinates,
+                                  doc="Coordinates with non-negligible |beta_i| (indices).")
 
     def __repr__(self):
         return (f"State(log10_loss={_short(self.log10_loss)}, sigma={_short(self.sigma)}, "
@@ -114,6 +163,10 @@ class Trajectory:
     rtol: float
     _segments: list = field(repr=False, default_factory=list)
 
+    def __post_init__(self):
+        for state in (*self.checkpoints, self.final):
+            state._attach(self.problem)
+
     @property
     def _integrator(self):
         """The first integration segment (float64 when the run started there)."""
@@ -138,7 +191,9 @@ class Trajectory:
         level = LossLevel.parse(log10_loss) if log10_loss is not None else TimeLevel.parse(t)
         for segment in self._segments:
             if segment.passed(level):
-                return segment.state_at(level)
+                state = segment.state_at(level)
+                state._attach(self.problem)
+                return state
         raise ValueError(f"{level} is beyond the integrated range (the run stopped at "
                          f"log10 loss {_short(self.final.log10_loss)})")
 
