@@ -77,7 +77,9 @@ output:
   --out PATH writes the trajectory as an extprec results file (JSON, exact: load it
   with extprec.load(PATH) or draw it with 'extprec plot PATH'); it includes the
   precision and cost along the run (stats["cost"]: log10 sigma, bits, steps and
-  seconds at every progress report). --figure FIGURE.png draws the run.
+  seconds at every progress report). --figure FIGURE.png draws the run: the
+  distances to the l1 and l2 limits, the precision, the steps and the seconds
+  against log10 log10(1/L) ('extprec plot PATH' draws it again from the file).
 
 progress:
   On a terminal a progress bar on stderr shows the decades of sigma done out of
@@ -142,15 +144,22 @@ examples:
   extprec sweep --store big.sqlite --scheduler tcp://scheduler:8786 ..."""
 
 PLOT_EPILOG = """\
-figures (--kind):
-  cost   precision in bits, accepted steps and seconds along the run(s), against
-         log10 sigma (sigma = log(1/L)); the default.
-  A RESULTS file is a results file (extprec run --out) or a sweep store
-  (extprec sweep --store); a sweep draws one curve per cell.
+figures (--kind); the x axis is log10 log10(1/epsilon), epsilon the training loss:
+  run     one run: distances to the l1 and l2 limits, precision, steps, seconds
+          (the default for a results file; the figure of 'extprec run --figure').
+  limits  distance to the l1 and l2 limits, one curve per run (alpha).
+  depth   distance to the rich (l1) limit, one curve per run (depth, alpha).
+  phase   the alpha x epsilon phase diagram of regimes (kernel, intermediate,
+          rich), one panel per depth (the default for a sweep store).
+  cost    precision in bits, accepted steps and seconds along the run(s).
+  RESULTS is a results file (extprec run --out) or a sweep store (extprec
+  sweep --store; every finished cell is one run). Distances and regimes are
+  the States' limit diagnostics (extprec.limits.diagnostics).
 
 examples:
   extprec plot run.json --out run.png
-  extprec plot phase.sqlite --out cost.png --kind cost"""
+  extprec plot phase.sqlite --out phase.png
+  extprec plot phase.sqlite --out limits.png --kind limits"""
 
 
 class InputError(ValueError):
@@ -270,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the trajectory to PATH as an extprec results file "
                              "(exact JSON; read it with extprec.load or 'extprec plot')")
     output.add_argument("--figure", metavar="FIGURE.png", type=Path, default=None,
-                        help="draw the precision and cost along the run to a PNG file "
-                             "(needs matplotlib: pip install 'extprec[plot]')")
+                        help="draw the run (distances to the limits, precision, steps and "
+                             "seconds) to a PNG file (needs pip install 'extprec[plot]')")
     _add_progress_option(output)
     run.set_defaults(handler=run_command)
 
@@ -373,12 +382,13 @@ def _add_plot_parser(commands) -> None:
                       help="a results file (.json) or a sweep store")
     plot.add_argument("--out", metavar="FIGURE.png", type=Path, required=True,
                       help="the PNG file to write")
-    plot.add_argument("--kind", choices=FIGURE_KINDS, default="cost",
-                      help="which figure (see below; default: cost)")
+    plot.add_argument("--kind", choices=FIGURE_KINDS, default=None,
+                      help="which figure (see below; default: run for a results file, phase "
+                           "for a sweep store)")
     plot.set_defaults(handler=plot_command)
 
 
-FIGURE_KINDS = ("cost",)
+FIGURE_KINDS = ("run", "limits", "depth", "phase", "cost")
 
 
 def _join_numeric_values(argv: list[str]) -> list[str]:
@@ -452,7 +462,7 @@ def run_command(args) -> int:
     if args.figure is not None:
         from extprec import plotting
 
-        plotting.save(plotting.precision_and_cost([trajectory]), args.figure)
+        plotting.save(plotting.run_overview(trajectory), args.figure)
         print(f"figure: {args.figure}")
     return EXIT_OK
 
@@ -952,19 +962,28 @@ def plot_command(args) -> int:
     try:
         _check_output_path(args.out, "--out")
         _require_matplotlib("extprec plot")
-        trajectories = _read_results(args.results)
+        trajectories, is_store = _read_results(args.results)
+        kind = args.kind or ("phase" if is_store else "run")
+        if kind == "run" and len(trajectories) != 1:
+            raise InputError(f"--kind run draws one run, and {args.results} holds "
+                             f"{len(trajectories)}; use --kind limits, depth, phase or cost")
     except (ValueError, TypeError, OSError) as exc:
         _error(exc)
         return EXIT_INVALID
     from extprec import plotting
 
-    plotting.save(plotting.precision_and_cost(trajectories), args.out)
-    print(f"figure: {args.out} ({args.kind}, {len(trajectories)} run(s) from {args.results})")
+    draw = {"run": lambda runs: plotting.run_overview(runs[0]),
+            "limits": plotting.distance_to_limits, "depth": plotting.depth_comparison,
+            "phase": plotting.phase_diagram, "cost": plotting.precision_and_cost}[kind]
+    start = time.perf_counter()
+    plotting.save(draw(trajectories), args.out)
+    print(f"figure: {args.out} ({kind}, {len(trajectories)} run(s) from {args.results}, "
+          f"{time.perf_counter() - start:.2f} s)")
     return EXIT_OK
 
 
-def _read_results(path: Path) -> list:
-    """The trajectories of a results file or of the finished cells of a sweep store."""
+def _read_results(path: Path):
+    """``(trajectories, is_store)`` of a results file or of the finished cells of a store."""
     from extprec import sweep
 
     if not path.is_file():
@@ -976,8 +995,8 @@ def _read_results(path: Path) -> list:
         rows = [row for row in sweep.load(path) if row.trajectory is not None]
         if not rows:
             raise InputError(f"sweep store {path} holds no finished cell yet")
-        return [row.trajectory for row in rows]
-    return [extprec.load(path)]
+        return [row.trajectory for row in rows], True
+    return [extprec.load(path)], False
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
