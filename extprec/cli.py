@@ -38,6 +38,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+SCHEDULER_TIMEOUT = 30  # seconds to connect to a Dask scheduler (extprec sweep --scheduler)
 
 DEFAULT_LOG10_LOSS = "-1e6"
 PROBLEM_OPTIONS = ("depth", "alpha", "loss", "reduction")
@@ -941,7 +942,7 @@ def _sweep_executor(args):
             raise InputError("--scheduler needs Dask distributed, which is not installed; "
                              "install it with pip install 'extprec[dask]'") from None
         try:
-            client = Client(args.scheduler, timeout=30)
+            client = Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--scheduler {args.scheduler}: cannot connect ({exc}); check "
                              "the address (e.g. tcp://HOST:8786) and that the scheduler "
