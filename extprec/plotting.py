@@ -43,6 +43,15 @@ def save(figure, path) -> None:
     figure.savefig(os.fspath(path), dpi=DPI)
 
 
+def to_png(figure) -> bytes:
+    """The PNG bytes of ``figure`` (for ``IPython.display.Image`` in notebooks)."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
 def run_label(trajectory) -> str:
     """A short legend label: depth, alpha, loss and the size of the problem."""
     problem = trajectory.problem
@@ -285,4 +294,4 @@ def run_overview(trajectory, title=None):
 __all__ = ["accuracy_axis", "alpha_label", "cost_along", "depth_and_alpha_label",
            "depth_comparison",
            "distance_to_limits", "phase_diagram", "precision_and_cost", "run_label",
-           "run_overview", "save"]
+           "run_overview", "save", "to_png"]
