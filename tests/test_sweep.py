@@ -72,23 +72,37 @@ def test_serial_sweep_records_every_level_and_resumes_with_nothing_to_do(tmp_pat
     assert (larger.total, larger.already_done, larger.computed) == (8, 4, 4)
 
 
-def test_local_cluster_sweep_equals_the_serial_sweep(tmp_path):
-    """The same cells on a dask.distributed LocalCluster of 2 worker processes and in this
-    process give the same results documents (all exact values, statuses, step counts and
-    cost logs; only the wall-clock seconds differ)."""
+def test_local_cluster_sweep_equals_the_serial_sweep(tmp_path, capsys):
+    """The same cells on a dask.distributed LocalCluster of 2 worker processes (through the
+    API and through `extprec sweep --scheduler ADDRESS`) and in this process give the same
+    results documents (all exact values, statuses, step counts and cost logs; only the
+    wall-clock seconds differ)."""
     distributed = pytest.importorskip("distributed")  # in the test extra: never skipped in CI
+    from extprec.cli import main
+
     grid = small_grid()
     serial = sweep.run(grid, tmp_path / "serial.sqlite")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         clustered = sweep.run(grid, tmp_path / "cluster.sqlite", executor=client.get_executor())
+        code = main(["sweep", "--store", str(tmp_path / "cli.sqlite"), "--scheduler",
+                     cluster.scheduler_address, "--dataset", "two_points", "--alphas", "0.01,1",
+                     "--depths", "2,3", "--log10-losses", ",".join(LEVELS)])
+        out = capsys.readouterr().out
+    assert code == 0 and f"Dask scheduler {cluster.scheduler_address}" in out
     assert serial.computed == clustered.computed == 8
-    with sweep.Store(tmp_path / "serial.sqlite") as a, sweep.Store(tmp_path / "cluster.sqlite") as b:
-        results_a, results_b = a.raw_results(), b.raw_results()
+    stores = [sweep.Store(tmp_path / name) for name in ("serial.sqlite", "cluster.sqlite",
+                                                        "cli.sqlite")]
+    results_a, results_b, results_cli = (store.raw_results() for store in stores)
+    for store in stores:
+        store.close()
     assert results_a.keys() == results_b.keys() and len(results_a) == 8
     for key in results_a:
         assert without_timings(results_a[key]) == without_timings(results_b[key])
+    assert len(results_cli) == 4 and results_cli.keys() <= results_a.keys()
+    for key in results_cli:
+        assert without_timings(results_cli[key]) == without_timings(results_a[key])
 
 
 def test_process_pool_sweep_equals_the_serial_sweep(tmp_path):
