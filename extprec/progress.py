@@ -129,9 +129,9 @@ class ProgressBar:
             return None
         done, now = self._history[-1]
         earlier = [(x, s) for x, s in self._history if x <= done - PACE_WINDOW_DECADES]
-        x0, s0 = earlier[-1] if earlier else self._history[0]
-        if done <= x0:
+        if not earlier:  # less than a decade done: no pace yet
             return None
+        x0, s0 = earlier[-1]
         pace = (now - s0) / (done - x0)  # seconds per decade
         return max(0.0, self.total - done) * pace
 
@@ -155,9 +155,9 @@ class ProgressBar:
 
             self._bar = tqdm(total=self.total, file=self.stream, unit="decade",
                              dynamic_ncols=True, leave=False,
-                             bar_format=("{l_bar}{bar}| {n:.1f}/{total:.1f} decades of sigma, "
+                             bar_format=("{l_bar}{bar}| {n:.1f}/{total:.1f} decades of sigma"
                                          "{postfix}" if self.total is not None else
-                                         "{n:.1f} decades of sigma, {postfix}"))
+                                         "{n:.1f} decades of sigma{postfix}"))
         self._bar.n = done
         self._bar.set_postfix_str(self.describe(sigma, bits, steps), refresh=True)
 
