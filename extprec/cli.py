@@ -904,7 +904,7 @@ def _grid_from_args(args, sweep):
     for path in args.data:
         X, y = load_data(path)
         sources.append(sweep.ArraySource(str(path), X, y))
-    if not sources:
+    if not sources:  # the built-in default problem, datasets.default_problem()
         sources.append(sweep.DatasetSource("sparse_teacher", {"n_samples": 20, "n_features": 50,
                                                              "n_active": 3, "seed": 0}))
     depths = _list_option(args.depths, "--depths", int, "2,3")
