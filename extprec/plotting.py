@@ -159,11 +159,11 @@ def distance_to_limits(trajectories, limits=("l1", "l2"), label=None, title=None
     if label is None:
         one_depth = len({t.problem.depth for t in trajectories}) == 1
         label = alpha_label if one_depth else depth_and_alpha_label
-    figure = _figure(figsize=(7.0, 2.6 * len(limits) + 0.6))
+    figure = _figure(figsize=(9.0, 2.6 * len(limits) + 0.6))
     axes = figure.subplots(len(limits), 1, sharex=True, squeeze=False)[:, 0]
     for axis, limit in zip(axes, limits):
         _distance_panel(axis, trajectories, limit, label)
-    axes[0].legend(fontsize="small")
+    axes[0].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1].set_xlabel(ACCURACY_LABEL)
     axes[0].set_title(title or "Distance to the limits against the training accuracy")
     return figure
