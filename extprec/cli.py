@@ -1,6 +1,8 @@
-"""Command-line interface: ``extprec run`` and ``extprec info``.
+"""Command-line interface: ``extprec run``, ``sweep``, ``plot`` and ``info``.
 
-A thin layer over the public API: argument parsing, reading data files and formatting.
+A thin layer over the public API: argument parsing, reading data files and formatting
+(sweeps: :mod:`extprec.sweep`; figures: :mod:`extprec.plotting`; progress:
+:mod:`extprec.progress`).
 All numerics live in :mod:`extprec.driver` and the modules it calls. Numbers are printed
 with :func:`mpmath.nstr` because States hold ``mpf`` values that may lie far outside the
 float64 range.
@@ -12,6 +14,7 @@ import argparse
 import csv
 import importlib
 import inspect
+import json
 import math
 import os
 import platform
@@ -28,17 +31,21 @@ import numpy as np
 import extprec
 from extprec import datasets
 from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL, MAX_RTOL, MIN_RTOL, check_arguments
+from extprec.progress import CostLog, ProgressBar, chain
 from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+SCHEDULER_TIMEOUT = 30  # seconds to connect to a Dask scheduler (extprec sweep --scheduler)
 
 DEFAULT_LOG10_LOSS = "-1e6"
 PROBLEM_OPTIONS = ("depth", "alpha", "loss", "reduction")
 # Options whose value may start with '-' followed by a number in exponent notation
 # ("-1e100"), which argparse would otherwise mistake for an option.
-NUMERIC_VALUE_OPTIONS = ("--alpha", "--log10-loss", "--t", "--checkpoints", "--rtol")
+NUMERIC_VALUE_OPTIONS = ("--alpha", "--log10-loss", "--t", "--checkpoints", "--rtol",
+                         "--log10-losses", "--alphas")
 _NUMBER_START = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)
 
 DATA_FORMATS = """\
@@ -52,6 +59,11 @@ data files (--data FILE):
 
 RUN_EPILOG = DATA_FORMATS + """
 
+shape (--shape):
+  The initialization is w+(0) = alpha u+, w-(0) = alpha u-. --shape U gives u+
+  (and u-, unless --shape-minus is given) as d comma-separated positive numbers,
+  or one number for every coordinate (default: all ones).
+
 output:
   A header describes the problem; then one row per checkpoint with log10 of the
   training loss L, sigma = log(1/L), log10 of the gradient-flow time t, the minimum
@@ -64,6 +76,24 @@ output:
   beta / min margin to the l1 (for D > 2: l1 on the active coordinates), l2 and
   Q_mu predictors, the regime and the numbers of support vectors and active
   coordinates ('-' where undefined).
+  --out PATH writes the trajectory as an extprec results file (JSON, exact: load it
+  with extprec.load(PATH) or draw it with 'extprec plot PATH'); it includes the
+  precision and cost along the run (stats["cost"]: log10 sigma, bits, steps and
+  seconds at every progress report). --figure FIGURE.png draws the run: the
+  distances to the l1 and l2 limits, the precision, the steps and the seconds
+  against log10 log10(1/L) ('extprec plot PATH' draws it again from the file).
+
+progress:
+  On a terminal a progress bar on stderr shows the decades of sigma done out of
+  those to the stop, sigma, the working precision in bits, the steps, and an
+  estimate of the time left. The estimate is a lower bound: the remaining decades
+  at the pace of the last decade, and the cost of a decade only grows as the
+  precision grows. Nothing is drawn when stderr is not a terminal or with
+  --no-progress.
+
+interrupting (Ctrl-C):
+  The trajectory is assembled when the run ends, so an interrupted run has no
+  results to save: nothing is written, and the exit code is 130.
 
 status:
   reached              the stop level (or time) was reached.
@@ -76,7 +106,7 @@ status:
 
 exit codes:
   0 the run completed (with any of the statuses above), 1 the computation
-  failed, 2 invalid input.
+  failed, 2 invalid input, 130 interrupted.
 
 examples:
   extprec run
@@ -84,7 +114,54 @@ examples:
   extprec run --depth 3 --alpha 0.001 --log10-loss -100
   extprec run --dataset two_points --alpha 0.01 --checkpoints -1,-10,-100
   extprec run --dataset sparse_teacher --param n_samples=40 --param seed=1
-  extprec run --data train.csv --loss logistic --t 1e50"""
+  extprec run --data train.csv --loss logistic --t 1e50
+  extprec run --log10-loss -1e30 --out run.json --figure run.png"""
+
+SWEEP_EPILOG = DATA_FORMATS + """
+
+the grid:
+  One cell per source x depth x alpha; every cell is one run down to the lowest
+  of --log10-losses, with a checkpoint at each of them. Sources are --dataset
+  (repeatable; --param applies to each, --seeds makes one source per seed) and
+  --data (repeatable); the default is the built-in default problem. Input is
+  checked for every cell before anything runs.
+
+the store (--store PATH):
+  One SQLite file for the whole sweep. Each finished cell is committed at once
+  (the results of its run in the exact JSON format of 'extprec run --out'), so a
+  killed or interrupted sweep keeps every finished cell, and running the same
+  command again computes only the cells the store does not hold. Read it in
+  Python with extprec.sweep.load(PATH), draw it with 'extprec plot PATH'.
+
+where the cells run:
+  By default in --workers local processes (one per core; --workers 1 runs them
+  in this process). --scheduler ADDRESS runs them on a Dask distributed cluster
+  (e.g. tcp://10.0.0.1:8786; the workers need extprec installed, not the store).
+
+examples:
+  extprec sweep --store phase.sqlite --dataset two_points --alphas 1e-3,1e-2,0.1,1 \\
+                --depths 2,3 --log10-losses -1,-10,-100,-1e10
+  extprec sweep --store seeds.sqlite --dataset sparse_teacher --seeds 0,1,2 \\
+                --param n_samples=10 --alphas 0.01,1 --log10-losses -10,-1e4
+  extprec sweep --store big.sqlite --scheduler tcp://scheduler:8786 ..."""
+
+PLOT_EPILOG = """\
+figures (--kind); the x axis is log10 log10(1/epsilon), epsilon the training loss:
+  run     one run: distances to the l1 and l2 limits, precision, steps, seconds
+          (the default for a results file; the figure of 'extprec run --figure').
+  limits  distance to the l1 and l2 limits, one curve per run (alpha).
+  depth   distance to the rich (l1) limit, one curve per run (depth, alpha).
+  phase   the alpha x epsilon phase diagram of regimes (kernel, intermediate,
+          rich), one panel per depth (the default for a sweep store).
+  cost    precision in bits, accepted steps and seconds along the run(s).
+  RESULTS is a results file (extprec run --out) or a sweep store (extprec
+  sweep --store; every finished cell is one run). Distances and regimes are
+  the States' limit diagnostics (extprec.limits.diagnostics).
+
+examples:
+  extprec plot run.json --out run.png
+  extprec plot phase.sqlite --out phase.png
+  extprec plot phase.sqlite --out limits.png --kind limits"""
 
 
 class InputError(ValueError):
@@ -94,7 +171,8 @@ class InputError(ValueError):
 # The option of `extprec run` behind each argument name that starts an API error message.
 API_OPTIONS = {"alpha": "--alpha", "depth": "--depth", "loss": "--loss",
                "reduction": "--reduction", "log10_loss": "--log10-loss", "t": "--t",
-               "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps"}
+               "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps",
+               "shape": "--shape"}
 _FIRST_NAME = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)")
 
 
@@ -179,17 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--alpha", default="1", metavar="ALPHA",
                        help="initialization scale alpha > 0, read exactly as a decimal, so "
                             "values such as 1e-300 or 1e-5000 are allowed (default: 1)")
-    model.add_argument("--loss", choices=("exp", "logistic"), default="exp",
-                       help="per-sample loss exp(-z) or log(1 + exp(-z)) (default: exp)")
-    model.add_argument("--reduction", choices=("sum", "mean"), default="sum",
-                       help="sum or average the per-sample losses (default: sum)")
+    _add_loss_and_shape_options(model)
 
     stop = run.add_argument_group("stop and checkpoints")
     stop_choice = stop.add_mutually_exclusive_group()
     stop_choice.add_argument(
         "--log10-loss", metavar="LEVEL", default=None,
         help="stop when log10 of the training loss reaches LEVEL, read exactly as a decimal "
-             f"(default: {DEFAULT_LOG10_LOSS}, i.e. L = 10^(-10^100))")
+             f"(default: {DEFAULT_LOG10_LOSS}, i.e. L = 10^(-10^6))")
     stop_choice.add_argument(
         "--t", metavar="TIME", default=None,
         help="stop at the original gradient-flow time TIME > 0 instead (e.g. 1e1000)")
@@ -197,13 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoints", metavar="L1,L2,...", default=None,
         help="comma-separated log10-loss levels at which to record the state (default: every "
              "decade of log10(1/L), log10 L = -1, -10, -100, ..., up to the stop)")
-    stop.add_argument("--rtol", type=_rtol_option, default=DEFAULT_RTOL,
-                      help=f"relative tolerance of the integration, in [{MIN_RTOL:g}, "
-                           f"{MAX_RTOL:g}]; below 1e-13 the run is multiprecision from the "
-                           f"start and much slower (default: {DEFAULT_RTOL:g})")
-    stop.add_argument("--max-steps", type=_integer_option("--max-steps", DEFAULT_MAX_STEPS),
-                      default=DEFAULT_MAX_STEPS, metavar="N",
-                      help=f"budget of accepted steps (default: {DEFAULT_MAX_STEPS})")
+    _add_tolerance_options(stop)
     stop.add_argument("--float64-only", action="store_true",
                       help="stop where float64 can no longer resolve the margins (status "
                            "'precision exhausted') instead of continuing in multiprecision")
@@ -211,7 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip the control run at rtol/100 that checks the digits of every "
                            "row (about half the run time); the digits column then shows the "
                            "tolerance's promise, marked '?' as unchecked")
+    output = run.add_argument_group("results, figure and progress")
+    output.add_argument("--out", metavar="PATH", type=Path, default=None,
+                        help="write the trajectory to PATH as an extprec results file "
+                             "(exact JSON; read it with extprec.load or 'extprec plot')")
+    output.add_argument("--figure", metavar="FIGURE.png", type=Path, default=None,
+                        help="draw the run (distances to the limits, precision, steps and "
+                             "seconds) to a PNG file (needs pip install 'extprec[plot]')")
+    _add_progress_option(output)
     run.set_defaults(handler=run_command)
+
+    _add_sweep_parser(commands)
+    _add_plot_parser(commands)
 
     info = commands.add_parser(
         "info", help="print versions, optional accelerations and available backends",
@@ -219,6 +299,102 @@ def build_parser() -> argparse.ArgumentParser:
                     "accelerations are importable, and the available backends.")
     info.set_defaults(handler=info_command)
     return parser
+
+
+def _add_loss_and_shape_options(group) -> None:
+    group.add_argument("--loss", choices=("exp", "logistic"), default="exp",
+                       help="per-sample loss exp(-z) or log(1 + exp(-z)) (default: exp)")
+    group.add_argument("--reduction", choices=("sum", "mean"), default="sum",
+                       help="sum or average the per-sample losses (default: sum)")
+    group.add_argument("--shape", metavar="U", default=None,
+                       help="initialization shape u+ (and u-): d comma-separated numbers > 0, "
+                            "or one number for all coordinates (default: all ones)")
+    group.add_argument("--shape-minus", metavar="U", default=None,
+                       help="u- when it differs from u+ (same format as --shape)")
+
+
+def _add_tolerance_options(group) -> None:
+    group.add_argument("--rtol", type=_rtol_option, default=DEFAULT_RTOL,
+                       help=f"relative tolerance of the integration, in [{MIN_RTOL:g}, "
+                            f"{MAX_RTOL:g}]; below 1e-13 the run is multiprecision from the "
+                            f"start and much slower (default: {DEFAULT_RTOL:g})")
+    group.add_argument("--max-steps", type=_integer_option("--max-steps", DEFAULT_MAX_STEPS),
+                       default=DEFAULT_MAX_STEPS, metavar="N",
+                       help=f"budget of accepted steps per run (default: {DEFAULT_MAX_STEPS})")
+
+
+def _add_progress_option(group) -> None:
+    group.add_argument("--no-progress", dest="progress", action="store_false",
+                       help="draw no progress bar (none is drawn anyway when stderr is not a "
+                            "terminal)")
+
+
+def _add_sweep_parser(commands) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run a grid of problems x depths x alphas into one resumable store",
+        description=textwrap.fill(
+            "Run every cell of a grid over problem sources x depths x alphas, each down to "
+            "the lowest of the loss levels with a checkpoint at each, and keep the results in "
+            "one resumable store. Cells the store already holds are not computed again.",
+            width=80),
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SWEEP_EPILOG)
+    sweep.add_argument("--store", metavar="PATH", type=Path, required=True,
+                       help="the SQLite results store of the sweep (created if missing; an "
+                            "existing store is resumed)")
+    source = sweep.add_argument_group("problem sources (default: the built-in default problem)")
+    source.add_argument("--dataset", metavar="NAME", action="append", default=[],
+                        help=f"built-in problem, repeatable: "
+                             f"{', '.join(sorted(datasets.GENERATORS))}")
+    source.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
+                        help="parameter of every --dataset generator, repeatable")
+    source.add_argument("--seeds", metavar="S1,S2,...", default=None,
+                        help="one source per seed for each --dataset (its 'seed' parameter)")
+    source.add_argument("--data", metavar="FILE", type=Path, action="append", default=[],
+                        help="data file, repeatable (formats below)")
+    grid = sweep.add_argument_group("the grid")
+    grid.add_argument("--depths", metavar="D1,D2,...", default="2",
+                      help="comma-separated depths D >= 1 (default: 2)")
+    grid.add_argument("--alphas", metavar="A1,A2,...", default="1",
+                      help="comma-separated initialization scales, read exactly as decimals "
+                           "(default: 1)")
+    grid.add_argument("--log10-losses", metavar="L1,L2,...", required=True,
+                      help="comma-separated log10-loss levels; each cell runs to the lowest "
+                           "and records a State at every one (e.g. -1,-10,-100,-1e10)")
+    model = sweep.add_argument_group("loss, shape and tolerance (the same for every cell)")
+    _add_loss_and_shape_options(model)
+    _add_tolerance_options(model)
+    where = sweep.add_argument_group("where the cells run")
+    choice = where.add_mutually_exclusive_group()
+    choice.add_argument("--workers", metavar="N", default=None,
+                        type=_integer_option("--workers", 2),
+                        help="local worker processes (default: one per core; 1 runs the cells "
+                             "in this process)")
+    choice.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="address of a Dask distributed scheduler to run the cells on "
+                             "(needs pip install 'extprec[dask]')")
+    sweep.add_argument("--quiet", action="store_true",
+                       help="print only the summary, not one line per finished cell")
+    sweep.set_defaults(handler=sweep_command)
+
+
+def _add_plot_parser(commands) -> None:
+    plot = commands.add_parser(
+        "plot", help="draw a figure from a results file or a sweep store",
+        description="Draw a figure from saved results: a results file (extprec run --out) or "
+                    "a sweep store (extprec sweep --store). Needs matplotlib "
+                    "(pip install 'extprec[plot]').",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=PLOT_EPILOG)
+    plot.add_argument("results", metavar="RESULTS", type=Path,
+                      help="a results file (.json) or a sweep store")
+    plot.add_argument("--out", metavar="FIGURE.png", type=Path, required=True,
+                      help="the PNG file to write")
+    plot.add_argument("--kind", choices=FIGURE_KINDS, default=None,
+                      help="which figure (see below; default: run for a results file, phase "
+                           "for a sweep store)")
+    plot.set_defaults(handler=plot_command)
+
+
+FIGURE_KINDS = ("run", "limits", "depth", "phase", "cost")
 
 
 def _join_numeric_values(argv: list[str]) -> list[str]:
@@ -264,9 +440,15 @@ def run_command(args) -> int:
         options = {"rtol": args.rtol, "max_steps": args.max_steps,
                    "multiprecision": not args.float64_only, "verify": not args.no_verify}
         check_arguments(problem, **stop, **options)  # all input checked before any output
+        _check_output_path(args.out, "--out")
+        if args.figure is not None:
+            _check_output_path(args.figure, "--figure")
+            _require_matplotlib("--figure")
         _print_header(problem, source, args, stop)
+        cost = CostLog()
         start = time.perf_counter()
-        trajectory = extprec.solve(problem, **stop, **options)
+        with ProgressBar(stop.get("log10_loss"), enabled=None if args.progress else False) as bar:
+            trajectory = extprec.solve(problem, **stop, **options, progress=chain(bar, cost))
         elapsed = time.perf_counter() - start
     except (ValueError, TypeError) as exc:
         _error(_with_option(exc, args))
@@ -274,9 +456,42 @@ def run_command(args) -> int:
     except (RuntimeError, ArithmeticError) as exc:
         _error(f"the computation failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted; nothing was saved (the trajectory is assembled when the run ends)")
+        return EXIT_INTERRUPTED
+    trajectory.stats["cost"] = cost.as_dict()
     _print_table(trajectory)
     _print_status(trajectory, elapsed)
+    if args.out is not None:
+        extprec.save(trajectory, args.out)
+        print(f"results: {args.out}")
+    if args.figure is not None:
+        from extprec import plotting
+
+        plotting.save(plotting.run_overview(trajectory), args.figure)
+        print(f"figure: {args.figure}")
     return EXIT_OK
+
+
+def _check_output_path(path, option) -> None:
+    """Refuse an output path whose directory does not exist or that is a directory."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a directory; give a file name, e.g. "
+                         f"{option} {path / ('run.png' if option == '--figure' else 'run.json')}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: the directory {parent} does not exist; create it "
+                         "or write somewhere else")
+
+
+def _require_matplotlib(option) -> None:
+    try:
+        importlib.import_module("matplotlib")
+    except ImportError:
+        raise InputError(f"{option} needs matplotlib, which is not installed; install it with "
+                         "pip install 'extprec[plot]'") from None
 
 
 def _error(message) -> None:
@@ -298,6 +513,17 @@ def _with_option(exc, args) -> str:
 
 
 def _problem_from_args(args):
+    """The Problem of ``extprec run`` and a description of its source."""
+    problem, source = _unshaped_problem(args)
+    shape = shape_from_options(args.shape, args.shape_minus, problem.n_features)
+    if shape is None:
+        return problem, source
+    return extprec.Problem(problem.X, problem.y, depth=problem.depth, alpha=args.alpha,
+                           shape=shape, loss=problem.loss,
+                           reduction=problem.reduction), source
+
+
+def _unshaped_problem(args):
     problem_kwargs = {"depth": args.depth, "alpha": args.alpha, "loss": args.loss,
                       "reduction": args.reduction}
     if args.param and args.dataset is None:
@@ -322,6 +548,35 @@ def _problem_from_args(args):
         return extprec.Problem(X, y, **problem_kwargs), f"data file {args.data}"
     return (datasets.default_problem(**problem_kwargs),
             "built-in default problem (sparse linear teacher, 3 active features, seed 0)")
+
+
+def shape_from_options(shape, shape_minus, n_features):
+    """``(u_plus, u_minus)`` from ``--shape`` / ``--shape-minus`` texts (None: all ones).
+
+    Each is d comma-separated numbers or one number for every coordinate; the Problem then
+    checks that the entries are finite and positive.
+    """
+    if shape is None and shape_minus is None:
+        return None
+    u_plus = (_shape_vector(shape, "--shape", n_features) if shape is not None
+              else np.ones(n_features))
+    u_minus = (_shape_vector(shape_minus, "--shape-minus", n_features)
+               if shape_minus is not None else u_plus)
+    return u_plus, u_minus
+
+
+def _shape_vector(text, option, n_features):
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"{option} must be comma-separated numbers > 0 (one per feature) or "
+                         f"one number for all features; got {text!r}") from None
+    if len(values) == 1:
+        return np.full(n_features, values[0])
+    if len(values) != n_features:
+        raise InputError(f"{option} has {len(values)} values but the problem has d = "
+                         f"{n_features} features; give {n_features} values or one for all")
+    return np.array(values)
 
 
 def _stop_from_args(args) -> dict:
@@ -598,6 +853,167 @@ def _print_wrapped(text: str, indent: str = "") -> None:
                         subsequent_indent=indent + "  "))
 
 
+# -- extprec sweep --------------------------------------------------------------------------
+def sweep_command(args) -> int:
+    from extprec import sweep
+
+    try:
+        grid = _grid_from_args(args, sweep)
+        grid.check()
+        store = sweep.Store(args.store)  # refuses a file that is not a sweep store
+        store.close()
+        executor, description, shutdown = _sweep_executor(args)
+    except (ValueError, TypeError) as exc:
+        _error(exc)
+        return EXIT_INVALID
+    cells = grid.cells()
+    print(f"extprec {extprec.__version__} sweep: {len(cells)} cells ({len(grid.sources)} "
+          f"sources x {len(grid.depths)} depths x {len(grid.alphas)} alphas) to log10 loss "
+          f"{', '.join(grid.log10_losses)}; store {args.store}; {description}")
+
+    def report(cell, result, done, total):
+        if args.quiet:
+            return
+        outcome = (json.loads(result.results)["status"] if result.results is not None
+                   else f"error: {result.error}")
+        print(f"[{done}/{total}] {cell.label()}: {outcome} ({result.seconds:.2f} s)", flush=True)
+
+    start = time.perf_counter()
+    try:
+        summary = sweep.run(cells, args.store, executor=executor, on_result=report)
+    except KeyboardInterrupt:
+        with sweep.Store(args.store) as store:
+            kept = len(store.finished_keys() & {cell.key for cell in cells})
+        _error(f"interrupted; {kept} of {len(cells)} cells are in {args.store}; run the same "
+               "command again to compute the rest")
+        return EXIT_INTERRUPTED
+    finally:
+        shutdown()
+    print(f"done: {summary.total} cells, {summary.already_done} already in the store, "
+          f"{summary.computed} computed ({summary.errors} failed), "
+          f"{time.perf_counter() - start:.2f} s")
+    return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def _grid_from_args(args, sweep):
+    """The sweep's Grid from the options of ``extprec sweep`` (input errors: InputError)."""
+    params = parse_params(args.param)
+    if params and not args.dataset:
+        raise InputError("--param sets parameters of the --dataset generators; give at least "
+                         "one --dataset, or drop --param")
+    seeds = _list_option(args.seeds, "--seeds", int, "0,1,2") if args.seeds else None
+    if seeds is not None and not args.dataset:
+        raise InputError("--seeds makes one source per seed of each --dataset; give a "
+                         "--dataset (e.g. --dataset sparse_teacher)")
+    sources = []
+    for name in args.dataset:
+        generator = _generator(name)
+        for seed in seeds if seeds is not None else [None]:
+            these = dict(params) if seed is None else {**params, "seed": seed}
+            _check_params(name, generator, these)
+            sources.append(sweep.DatasetSource(name, these))
+    for path in args.data:
+        X, y = load_data(path)
+        sources.append(sweep.ArraySource(str(path), X, y))
+    if not sources:  # the built-in default problem, datasets.default_problem()
+        sources.append(sweep.DatasetSource("sparse_teacher", {"n_samples": 20, "n_features": 50,
+                                                             "n_active": 3, "seed": 0}))
+    depths = _list_option(args.depths, "--depths", int, "2,3")
+    if any(d < 1 for d in depths):
+        raise InputError(f"--depths must be integers >= 1; got {args.depths!r}")
+    shape = None
+    if args.shape is not None or args.shape_minus is not None:
+        u_plus = _list_option(args.shape or "1", "--shape", float, "1,2,1")
+        shape = (u_plus, _list_option(args.shape_minus, "--shape-minus", float, "1,2,1")
+                 if args.shape_minus else u_plus)
+    return sweep.Grid(sources, depths, _list_option(args.alphas, "--alphas", str, "0.01,1"),
+                      _list_option(args.log10_losses, "--log10-losses", str, "-1,-10,-1e10"),
+                      loss=args.loss, reduction=args.reduction, shape=shape, rtol=args.rtol,
+                      max_steps=args.max_steps)
+
+
+def _list_option(text, option, kind, example):
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        if not all(parts):
+            raise ValueError
+        return [kind(part) for part in parts]
+    except ValueError:
+        kind_name = {int: "integers", float: "numbers", str: "values"}[kind]
+        raise InputError(f"{option} must be comma-separated {kind_name} such as {example}; got "
+                         f"{text!r}") from None
+
+
+def _sweep_executor(args):
+    """``(executor or None, description, shutdown)`` for --workers / --scheduler."""
+    if args.scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--scheduler needs Dask distributed, which is not installed; "
+                             "install it with pip install 'extprec[dask]'") from None
+        try:
+            client = Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler {args.scheduler}: cannot connect ({exc}); check "
+                             "the address (e.g. tcp://HOST:8786) and that the scheduler "
+                             "runs") from None
+        return client.get_executor(), f"Dask scheduler {args.scheduler}", client.close
+    workers = args.workers or os.cpu_count() or 1
+    if workers == 1:
+        return None, "1 process", lambda: None
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(max_workers=workers)
+    return (executor, f"{workers} local processes",
+            lambda: executor.shutdown(wait=True, cancel_futures=True))
+
+
+# -- extprec plot ---------------------------------------------------------------------------
+def plot_command(args) -> int:
+    try:
+        _check_output_path(args.out, "--out")
+        _require_matplotlib("extprec plot")
+        trajectories, is_store = _read_results(args.results)
+        kind = args.kind or ("phase" if is_store else "run")
+        if kind == "run" and len(trajectories) != 1:
+            raise InputError(f"--kind run draws one run, and {args.results} holds "
+                             f"{len(trajectories)}; use --kind limits, depth, phase or cost")
+    except (ValueError, TypeError, OSError) as exc:
+        _error(exc)
+        return EXIT_INVALID
+    from extprec import plotting
+
+    draw = {"run": lambda runs: plotting.run_overview(runs[0]),
+            "limits": plotting.distance_to_limits, "depth": plotting.depth_comparison,
+            "phase": plotting.phase_diagram, "cost": plotting.precision_and_cost}[kind]
+    start = time.perf_counter()
+    plotting.save(draw(trajectories), args.out)
+    print(f"figure: {args.out} ({kind}, {len(trajectories)} run(s) from {args.results}, "
+          f"{time.perf_counter() - start:.2f} s)")
+    return EXIT_OK
+
+
+def _read_results(path: Path):
+    """``(trajectories, is_store)`` of a results file or of the finished cells of a store."""
+    from extprec import sweep
+
+    if not path.is_file():
+        raise InputError(f"no results at {path}: no such file; give a results file (extprec "
+                         "run --out) or a sweep store (extprec sweep --store)")
+    with open(path, "rb") as handle:
+        is_store = handle.read(16) == SQLITE_HEADER
+    if is_store:
+        rows = [row for row in sweep.load(path) if row.trajectory is not None]
+        if not rows:
+            raise InputError(f"sweep store {path} holds no finished cell yet")
+        return [row.trajectory for row in rows], True
+    return [extprec.load(path)], False
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 # -- extprec info --------------------------------------------------------------------------
 def _version(module_name: str):
     """Version string of an importable module, or None."""
@@ -617,11 +1033,21 @@ def info_lines() -> list[str]:
     lines.append("optional accelerations:")
     gmpy2 = _version("gmpy2")
     lines.append(f"  gmpy2: {gmpy2 if gmpy2 else 'not installed'} "
-                 f"(mpmath arithmetic backend: {mpmath.libmp.BACKEND})")
+                 f"({'active' if mpmath.libmp.BACKEND == 'gmpy' else 'inactive'}: mpmath "
+                 f"arithmetic backend {mpmath.libmp.BACKEND})")
     flint = _version("flint")
-    lines.append(f"  python-flint: {flint if flint else 'not installed'}")
+    lines.append(f"  python-flint: {flint if flint else 'not installed'}"
+                 + (" (active: the multiprecision backend, arb)" if flint else ""))
+    lines.append("optional workflow packages:")
+    for module_name, label, extra in (("matplotlib", "matplotlib", "plot"),
+                                      ("distributed", "dask distributed", "dask"),
+                                      ("tqdm", "tqdm", None)):
+        version = _version(module_name)
+        missing = f"not installed (pip install 'extprec[{extra}]')" if extra else "not installed"
+        lines.append(f"  {label}: {version or missing}")
     lines.append("backends:")
-    for module_name, label in (("extprec.backends.float64", "float64 (Numba)"),):
+    for module_name, label in (("extprec.backends.float64", "float64 (Numba)"),
+                               ("extprec.backends.multiprecision", "arb (python-flint)")):
         try:
             importlib.import_module(module_name)
             lines.append(f"  {label}")

@@ -21,7 +21,7 @@ import numpy as np
 from . import verification
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
-from .solvers.float64_integrator import Float64Integrator
+from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator
 from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
     STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED,
@@ -40,6 +40,9 @@ MIN_FLOAT64_RTOL = 1e-13  # tighter tolerances start in multiprecision
 BACKENDS = ("auto", "arb")
 FIRST_STEP = 1e-3
 CONTROL_STEP_BUDGET = 10  # a control run may take this many times max_steps
+# Accepted steps between progress reports: the float64 integrator restarts its kernel every
+# HISTORY_CHUNK steps anyway, so reporting at multiples of it leaves the steps unchanged.
+PROGRESS_STEPS = {"float64": HISTORY_CHUNK, "arb": 4}
 
 STATUS = {
     "max steps": STATUS_MAX_STEPS,
@@ -51,7 +54,8 @@ STATUS = {
 
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
-          multiprecision: bool = True, backend: str = "auto", verify: bool = True) -> Trajectory:
+          multiprecision: bool = True, backend: str = "auto", verify: bool = True,
+          progress=None) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -91,6 +95,14 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         claims only the digits on which the two runs agree (with a safety factor of 10;
         :mod:`extprec.verification`). This roughly doubles the cost. With False the digits
         are the tolerance's promise, unchecked (``state.evidence.verified`` is False).
+    progress : callable, optional
+        ``progress(sigma, bits, steps)``, called at every checkpoint and every
+        :data:`PROGRESS_STEPS` accepted steps of the backend in use, with the current ``sigma``
+        (an mpf at 53 bits), the working precision in bits and the accepted steps so far. The
+        trajectory is the same with and without it (the float64 chunks are whole kernel calls,
+        see ``HISTORY_CHUNK``). If the callable has an attribute ``control``, that is called
+        the same way during the control run of ``verify``. :mod:`extprec.progress` has a
+        progress bar and a cost log.
 
     Returns
     -------
@@ -104,6 +116,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         Before any integration, for every invalid argument (see :func:`check_arguments`); the
         message names the problem and the fix.
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(sigma, bits, steps) or None; got "
+                        f"{type(progress).__name__}; see extprec.progress.ProgressBar")
     args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
                            checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
                            multiprecision=multiprecision, backend=backend, verify=verify)
@@ -125,10 +140,11 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         time_levels = [lv for lv in time_levels if lv.sort_key() < stop_time.sort_key()]
 
     run = _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
-                     int(max_steps), multiprecision)
+                     int(max_steps), multiprecision, progress)
     records = run.records
     if verify:
-        records = _verify(problem, run, rtol, int(max_steps), backend)
+        records = _verify(problem, run, rtol, int(max_steps), backend,
+                          getattr(progress, "control", None))
     else:
         records = [(level, verification.unverified(state, rtol)) for level, state in records]
     final = records[-1][1]
@@ -162,9 +178,9 @@ class _Run:
 
 
 def _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
-               max_steps, multiprecision) -> _Run:
+               max_steps, multiprecision, progress=None) -> _Run:
     """The driver loop: advance, land on every level passed, hand float64 over to
-    multiprecision when it is exhausted."""
+    multiprecision when it is exhausted; report to ``progress`` (see :func:`solve`)."""
     loss_levels, time_levels = list(loss_levels), list(time_levels)
     segments = [integrator]
     records = []
@@ -173,8 +189,15 @@ def _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_t
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
         before = integrator.n_steps
-        outcome = integrator.advance(next_loss, next_time, remaining)
+        budget = remaining if progress is None else min(remaining,
+                                                        PROGRESS_STEPS[integrator.backend])
+        outcome = integrator.advance(next_loss, next_time, budget)
         remaining -= integrator.n_steps - before
+        if progress is not None:
+            progress(_current_sigma(integrator), integrator.precision_bits,
+                     sum(seg.n_steps for seg in segments))
+            if outcome == "max steps" and remaining > 0:
+                continue
         if outcome == "event":
             for pending in (loss_levels, time_levels):
                 while pending and integrator.passed(pending[0]):
@@ -216,7 +239,7 @@ def _exact_fraction(value) -> Fraction:
     return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
 
 
-def _verify(problem, run, rtol, max_steps, backend) -> list:
+def _verify(problem, run, rtol, max_steps, backend, progress=None) -> list:
     """The records of ``run`` with their digits checked by a control run
     (:mod:`extprec.verification`): the problem integrated again at a tighter tolerance and
     landed on the same levels."""
@@ -227,7 +250,7 @@ def _verify(problem, run, rtol, max_steps, backend) -> list:
                    key=TimeLevel.sort_key)
     integrator = _first_integrator(problem, tight, True, backend)
     control = _integrate(problem, integrator, tight, loss, times, None, None,
-                         CONTROL_STEP_BUDGET * max_steps, True)
+                         CONTROL_STEP_BUDGET * max_steps, True, progress)
     at_level = {level: state for level, state in control.records[: len(control.records)
                                                                   - (not control.final_on_record)]}
     return [(level, verification.verified(state, at_level.get(level), rtol, tight))
@@ -358,6 +381,17 @@ def _first_integrator(problem, rtol, multiprecision, backend="auto"):
     n = problem.n_samples
     probe = MultiprecisionIntegrator.initial_sigma0(problem, bits)
     return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), FIRST_STEP, probe, bits)
+
+
+def _current_sigma(integrator):
+    """sigma of the integrator's current state as an mpf at 53 bits (for progress reports)."""
+    if isinstance(integrator, Float64Integrator):
+        return _PROGRESS_CONTEXT.mpf(integrator.sigma_of(integrator.y))
+    man, exp = integrator.sigma_of_current().man_exp()
+    return _PROGRESS_CONTEXT.mpf((int(man), int(exp)))
+
+
+_PROGRESS_CONTEXT = mpmath.MPContext()  # 53 bits, never changed
 
 
 def _stats(segments) -> dict:

@@ -105,6 +105,12 @@ def save(trajectory, path) -> None:
     to a temporary file in the same directory and moved onto ``path`` with ``os.replace``, so
     ``path`` holds either the old or the complete new contents, never a partial file.
     """
+    _atomic_write(os.fspath(path), dumps(trajectory))
+
+
+def dumps(trajectory) -> bytes:
+    """The bytes :func:`save` writes for ``trajectory`` (UTF-8 JSON, deterministic); for
+    stores that keep many results, such as a sweep's (:mod:`extprec.sweep`)."""
     from .problem import Problem
     from .trajectory import Trajectory
 
@@ -113,12 +119,6 @@ def save(trajectory, path) -> None:
     if not isinstance(trajectory.problem, Problem):
         raise TypeError("the trajectory's problem is not an extprec.Problem; "
                         f"got {type(trajectory.problem).__name__}")
-    data = _dumps(trajectory)
-    _atomic_write(os.fspath(path), data)
-
-
-def _dumps(trajectory) -> bytes:
-    """The bytes :func:`save` writes for ``trajectory`` (UTF-8 JSON, deterministic)."""
     checkpoints = list(trajectory.checkpoints)
     final_index = next((i for i, s in enumerate(checkpoints) if s is trajectory.final), None)
     document = {
@@ -319,10 +319,15 @@ def load(path):
     name = os.fspath(path)
     with open(name, "rb") as handle:
         data = handle.read()
+    return loads(data, repr(name))
+
+
+def loads(data: bytes, source: str = "the given bytes"):
+    """:func:`load` from the bytes of a results file; ``source`` names them in errors."""
     try:
         return _load_document(data)
     except _Invalid as exc:
-        raise ValueError(f"cannot load extprec results from {name!r}: {exc.what}; "
+        raise ValueError(f"cannot load extprec results from {source}: {exc.what}; "
                          f"{exc.hint}") from None
 
 
@@ -610,4 +615,4 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "dumps", "load", "loads", "save"]
