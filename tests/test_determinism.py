@@ -11,6 +11,7 @@ evaluation counters.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,10 +21,12 @@ import pytest
 
 import extprec
 
-# name -> (dataset, stop level, backends the run must use)
+# name -> (dataset, its parameters, stop level, backends the run must use)
 RUNS = {
-    "float64": ("sparse_teacher", "-1e3", ["float64"]),  # default problem, float64 only
-    "handover": ("two_points", "-1e30", ["float64", "arb"]),  # float64, then arb
+    "float64": ("sparse_teacher", {}, "-1e3", ["float64"]),  # default problem, float64 only
+    "handover": ("two_points", {}, "-1e30", ["float64", "arb"]),  # float64, then arb
+    # d = 20000: products long enough for threaded BLAS kernels to split them
+    "wide": ("sparse_teacher", {"n_samples": 20, "n_features": 20000}, "-30", ["float64"]),
 }
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
@@ -33,19 +36,20 @@ ENVIRONMENTS = [
     {"PYTHONHASHSEED": "4242", **{name: "2" for name in THREAD_VARIABLES}},
 ]
 SCRIPT = textwrap.dedent("""
+    import json
     import sys
     import extprec
-    dataset, level, path = sys.argv[1:4]
-    traj = extprec.solve(extprec.datasets.make(dataset), log10_loss=level)
+    dataset, params, level, path = sys.argv[1:5]
+    traj = extprec.solve(extprec.datasets.make(dataset, **json.loads(params)), log10_loss=level)
     extprec.save(traj, path)
     print(traj.status, [backend for backend, _ in traj.stats["segments"]])
 """)
 
 
-def _solve_in_subprocess(dataset, level, path, environment):
+def _solve_in_subprocess(dataset, params, level, path, environment):
     env = {**os.environ, **environment}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, dataset, level, str(path)], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, dataset, json.dumps(params), level,
+                           str(path)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout.split(maxsplit=1)
 
@@ -54,11 +58,11 @@ def _solve_in_subprocess(dataset, level, path, environment):
 def test_results_files_are_identical_across_processes(run, tmp_path):
     """Same problem and call in two processes with different PYTHONHASHSEED and thread
     counts: status "reached" on the expected backends, and byte-identical results files."""
-    dataset, level, backends = RUNS[run]
+    dataset, params, level, backends = RUNS[run]
     files = []
     for i, environment in enumerate(ENVIRONMENTS):
         path = tmp_path / f"run{i}.json"
-        status, used = _solve_in_subprocess(dataset, level, path, environment)
+        status, used = _solve_in_subprocess(dataset, params, level, path, environment)
         assert status == "reached"
         assert used.strip() == repr(backends)
         files.append(path.read_bytes())
@@ -70,13 +74,13 @@ def test_results_files_are_identical_within_a_process(run, tmp_path):
     """Two solves of separately built but equal problems in one process, with a solve of the
     other run's problem in between, give byte-identical files (no state such as warm caches
     or a changed precision leaks from one solve into the next)."""
-    dataset, level, _ = RUNS[run]
-    other_dataset, other_level, _ = next(v for k, v in RUNS.items() if k != run)
+    dataset, params, level, _ = RUNS[run]
+    other, other_params, other_level, _ = next(v for k, v in RUNS.items() if k != run)
     files = []
     for i in range(2):
-        traj = extprec.solve(extprec.datasets.make(dataset), log10_loss=level)
+        traj = extprec.solve(extprec.datasets.make(dataset, **params), log10_loss=level)
         path = tmp_path / f"run{i}.json"
         extprec.save(traj, path)
         files.append(path.read_bytes())
-        extprec.solve(extprec.datasets.make(other_dataset), log10_loss=other_level)
+        extprec.solve(extprec.datasets.make(other, **other_params), log10_loss=other_level)
     assert files[0] == files[1]
