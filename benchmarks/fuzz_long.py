@@ -5,7 +5,7 @@ Cases and their classification are those of ``tests/test_fuzz.py`` (:func:`rando
 sum and mean, three kinds of data, stops down to log10 L = -10^30 (or t = 10^30 for data that
 are not separable); each run at rtol 1e-6 is checked against its invariants and an independent
 reference (the N = 1 closed form, or a multiprecision run at rtol 1e-8), and ends
-``confirmed``, ``unconfirmed``, ``stopped``, ``refused`` or ``failure``.
+``confirmed``, ``unconfirmed``, ``stopped``, ``refused``, ``known bug`` or ``failure``.
 
 Every case is appended to a JSON-lines file as soon as it is done (the case, its outcome and
 a reproducer), so an interrupted campaign keeps its results. At the end (or with
@@ -31,12 +31,12 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from test_fuzz import OUTCOMES, FuzzCase, random_case, run_case  # noqa: E402
+from test_fuzz import KNOWN_BUGS, OUTCOMES, FuzzCase, random_case, run_case  # noqa: E402
 
 COLORS = {"confirmed": "tab:green", "unconfirmed": "tab:olive", "stopped": "tab:blue",
-          "refused": "tab:gray", "failure": "tab:red"}
+          "refused": "tab:gray", "known bug": "tab:orange", "failure": "tab:red"}
 MARKERS = {"confirmed": "o", "unconfirmed": "s", "stopped": "^", "refused": "x",
-           "failure": "X"}
+           "known bug": "D", "failure": "X"}
 
 
 def campaign(out, minutes, seed, run_limit, reference_limit):
@@ -62,6 +62,11 @@ def campaign(out, minutes, seed, run_limit, reference_limit):
 
 def report(out):
     records = [json.loads(line) for line in open(out + ".jsonl")]
+    for r in records:  # records written before a bug was listed as known
+        o = r["outcome"]
+        if o["kind"] == "failure" and any(o["status"] == name and text in o["detail"]
+                                          for name, text in KNOWN_BUGS):
+            o["kind"] = "known bug"
     kinds = collections.Counter(r["outcome"]["kind"] for r in records)
     statuses = collections.Counter((r["outcome"]["kind"], r["outcome"]["status"])
                                    for r in records)
@@ -81,7 +86,8 @@ def report(out):
     print(f"\n{'D':>3} " + " ".join(f"{k:>11}" for k in OUTCOMES))
     for depth in sorted(by_depth):
         print(f"{depth:>3} " + " ".join(f"{by_depth[depth].get(k, 0):>11}" for k in OUTCOMES))
-    failures = [r for r in records if r["outcome"]["kind"] in ("failure", "unconfirmed")]
+    failures = [r for r in records
+                if r["outcome"]["kind"] in ("failure", "known bug", "unconfirmed")]
     if failures:
         print("\nfailures and unconfirmed cases (reproducers):")
     for r in failures:
@@ -117,7 +123,7 @@ def _figure(records, path):
     axes[0].set_ylabel("k (stop log10 L = -10^k, or t = 10^k)")
     handles = [plt.Line2D([], [], color=COLORS[k], marker=MARKERS[k], ls="", label=k)
                for k in OUTCOMES]
-    fig.legend(handles=handles, loc="upper center", ncol=5)
+    fig.legend(handles=handles, loc="upper center", ncol=len(OUTCOMES))
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=90)
     print(f"figure: {path}")

@@ -25,8 +25,8 @@ import extprec
 RUNS = {
     "float64": ("sparse_teacher", {}, "-1e3", ["float64"]),  # default problem, float64 only
     "handover": ("two_points", {}, "-1e30", ["float64", "arb"]),  # float64, then arb
-    # d = 20000: products long enough for threaded BLAS kernels to split them
-    "wide": ("sparse_teacher", {"n_samples": 20, "n_features": 20000}, "-30", ["float64"]),
+    # d = 3000: products long enough for threaded BLAS kernels to split them
+    "wide": ("sparse_teacher", {"n_samples": 10, "n_features": 3000}, "-5", ["float64"]),
 }
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")

@@ -20,6 +20,8 @@ classifies the outcome (:data:`OUTCOMES`):
   "step too small", "not finite") and the States it returned pass the invariant checks;
 * ``refused``: ``ValueError`` from the argument checks of ``solve`` before any integration
   (for example a stop above the starting loss of an unbalanced large-alpha problem);
+* ``known bug``: an exception listed in :data:`KNOWN_BUGS` (each reproduced by an xfail test
+  in ``tests/test_fuzz_found.py``), counted apart from new failures;
 * ``failure``: anything else, with the reason (:attr:`Outcome.detail`) and a reproducer
   (:meth:`FuzzCase.reproducer`).
 
@@ -60,7 +62,15 @@ from reference_flows import (
 RTOL = 1e-6  # tolerance of the run under test (States claim 5 digits)
 REFERENCE_RTOL_FACTOR = 1e-2  # the arb reference runs at RTOL / 100 (7 digits)
 CHECK_BITS = 200
-OUTCOMES = ("confirmed", "unconfirmed", "stopped", "refused", "failure")
+OUTCOMES = ("confirmed", "unconfirmed", "stopped", "refused", "known bug", "failure")
+# Failures of the run under test whose cause is known and reproduced by an xfail test in
+# tests/test_fuzz_found.py: (exception type, text of its message). They are counted as
+# "known bug", not hidden; a fix makes those xfail tests fail, and the entry goes.
+KNOWN_BUGS = (
+    ("ZeroDivisionError", "matrix is singular"),  # arb shifted matrix (radau.py)
+    ("ValueError", "cannot convert float NaN to integer"),  # arb start at huge margins
+    ("ValueError", "man_exp requires an exact, finite value"),  # arb State, min margin 0
+)
 DOCUMENTED_STOPS = ("precision exhausted", "max steps", "step too small", "not finite")
 RUN_TIME_LIMIT = 120.0  # s; a run under test that takes longer counts as a hang
 REFERENCE_TIME_LIMIT = 120.0  # s; a reference that takes longer leaves the case unconfirmed
@@ -370,14 +380,16 @@ def run_case(case: FuzzCase, run_time_limit=RUN_TIME_LIMIT,
     try:
         with time_limit(run_time_limit):
             traj = extprec.solve(problem, **stop, checkpoints=checkpoints, rtol=RTOL)
-    except ValueError as exc:
-        if "cannot be reached" in str(exc) or "not below the starting loss" in str(exc):
-            return Outcome("refused", "ValueError", str(exc), elapsed())
-        return Outcome("failure", "ValueError", str(exc), elapsed())
     except Timeout as exc:
         return Outcome("failure", "hang", str(exc), elapsed())
     except Exception as exc:
-        return Outcome("failure", type(exc).__name__, _short_traceback(exc), elapsed())
+        name = type(exc).__name__
+        if name == "ValueError" and ("cannot be reached" in str(exc)
+                                     or "not below the starting loss" in str(exc)):
+            return Outcome("refused", name, str(exc), elapsed())
+        if any(name == known and text in str(exc) for known, text in KNOWN_BUGS):
+            return Outcome("known bug", name, _short_traceback(exc), elapsed())
+        return Outcome("failure", name, _short_traceback(exc), elapsed())
     status = traj.status
     digits = traj.final.digits
     states = list(traj.checkpoints)
@@ -461,20 +473,21 @@ def random_case(rng, max_exponent=MAX_TARGET_EXPONENT) -> FuzzCase:
 # ---------------------------------------------------------------------------------------
 # The CI test
 # ---------------------------------------------------------------------------------------
-CI_RUN_TIME_LIMIT = 60.0
+CI_RUN_TIME_LIMIT = 120.0
 CI_REFERENCE_TIME_LIMIT = 30.0
 
 
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
 @given(cases())
 @example(FuzzCase(1, 3, 3, -2.0, "ones", "exp", "sum", "planted", 0.0, 20.0, 1))
 @example(FuzzCase(5, 4, 2, 1.0, "unbalanced", "logistic", "mean", "planted", 0.0, 12.0, 2))
 def test_fuzz_random_problems(case):
     """Every case ends confirmed, unconfirmed (reference over budget), stopped with a
-    documented status or refused up front; a failure names the reason and the reproducer.
-    Bounded: 12 generated cases plus 2 explicit ones (no shrinking), a run over
-    ``CI_RUN_TIME_LIMIT`` counts as a hang."""
+    documented status, refused up front or as a known bug; a failure names the reason and
+    the reproducer. Bounded: 8 generated cases plus 2 explicit ones (no shrinking), a run
+    over ``CI_RUN_TIME_LIMIT`` counts as a hang, a reference over
+    ``CI_REFERENCE_TIME_LIMIT`` leaves the case unconfirmed."""
     outcome = run_case(case, CI_RUN_TIME_LIMIT, CI_REFERENCE_TIME_LIMIT)
     event(f"outcome: {outcome.kind}")
     event(f"status: {outcome.status}")
