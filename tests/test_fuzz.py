@@ -70,6 +70,8 @@ KNOWN_BUGS = (
     ("ZeroDivisionError", "matrix is singular"),  # arb shifted matrix (radau.py)
     ("ValueError", "cannot convert float NaN to integer"),  # arb start at huge margins
     ("ValueError", "man_exp requires an exact, finite value"),  # arb State, min margin 0
+    ("RuntimeError", "landing step failed"),  # arb landing (multiprecision_integrator.py)
+    ("LinAlgError", "SVD did not converge"),  # arb stage projection
 )
 DOCUMENTED_STOPS = ("precision exhausted", "max steps", "step too small", "not finite")
 RUN_TIME_LIMIT = 120.0  # s; a run under test that takes longer counts as a hang
@@ -203,7 +205,12 @@ def _finite(ctx, value):
 
 
 def check_state(problem, state, ctx):
-    """The invariant checks of one State (module docstring), to ``10**-digits``."""
+    """The invariant checks of one State (module docstring), to ``10**-digits``.
+
+    Evaluated at no less than the State's own precision: near the D > 2 barrier the closed
+    forms amplify the rounding of ``nu`` by the inverse gap (alpha = 1e-26, D = 4: a 531-bit
+    State is off by 1e-5 at 200 bits and exact to 1e-7 at 400)."""
+    ctx = new_context(max(ctx.prec, state.precision_bits + 64))
     where = f"state at log10 L = {float(state.log10_loss):.6g}"
     tol = ctx.mpf(10) ** -state.digits
     fields = {name: [to_ctx(ctx, v) for v in getattr(state, name)]
