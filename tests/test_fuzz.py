@@ -73,6 +73,9 @@ KNOWN_BUGS = (
     ("RuntimeError", "landing step failed"),  # arb landing (multiprecision_integrator.py)
     ("LinAlgError", "SVD did not converge"),  # arb stage projection
 )
+# The one known invariant violation: float64 States of data whose minimum margin is exactly 0
+# (a zero sample) have beta_normalized = beta / 0 = NaN (test_zero_minimum_margin_has_no_nan).
+ZERO_MARGIN_NAN = " at a zero minimum margin"
 DOCUMENTED_STOPS = ("precision exhausted", "max steps", "step too small", "not finite")
 RUN_TIME_LIMIT = 120.0  # s; a run under test that takes longer counts as a hang
 REFERENCE_TIME_LIMIT = 120.0  # s; a reference that takes longer leaves the case unconfirmed
@@ -220,7 +223,9 @@ def check_state(problem, state, ctx):
     for name, values in list(fields.items()) + [(k, [v]) for k, v in scalars.items()]:
         if name == "log10_t" and values[0] == ctx.ninf:
             continue
-        _require(all(_finite(ctx, v) for v in values), f"{where}: {name} is not finite")
+        zero_margin = name == "beta_normalized" and scalars["min_margin"] == 0
+        _require(all(_finite(ctx, v) for v in values), f"{where}: {name} is not finite"
+                 + (ZERO_MARGIN_NAN if zero_margin else ""))
     Xt = problem.signed_X
     D = problem.depth
     nu, tau = fields["nu"], scalars["tau"]
@@ -411,7 +416,8 @@ def run_case(case: FuzzCase, run_time_limit=RUN_TIME_LIMIT,
         _require(status == "reached", f"undocumented status {status!r}")
         check_stop(stop, traj, ctx)
     except CheckFailed as exc:
-        return Outcome("failure", status, f"invariant: {exc}", elapsed(), digits)
+        kind = "known bug" if str(exc).endswith(ZERO_MARGIN_NAN) else "failure"
+        return Outcome(kind, status, f"invariant: {exc}", elapsed(), digits)
     if not reference:
         return Outcome("unconfirmed", status, "no reference requested", elapsed(), digits)
     kind = "closed form" if problem.n_samples == 1 else "arb"
