@@ -490,8 +490,11 @@ CI_RUN_TIME_LIMIT = 120.0
 CI_REFERENCE_TIME_LIMIT = 30.0
 
 
+# Derandomized in every profile: random draws hit the slow corners (D >= 3 at small alpha,
+# minutes in multiprecision) often enough to make an 8-case test flaky; exploring is the job
+# of benchmarks/fuzz_long.py.
 @settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
+          derandomize=True, suppress_health_check=list(HealthCheck))
 @given(cases())
 @example(FuzzCase(1, 3, 3, -2.0, "ones", "exp", "sum", "planted", 0.0, 20.0, 1))
 @example(FuzzCase(5, 4, 2, 1.0, "unbalanced", "logistic", "mean", "planted", 0.0, 12.0, 2))
