@@ -6,7 +6,8 @@ and Numba) must write byte-identical ``extprec.save`` files, and so must two sol
 process. Checked for a run that stays in float64 and for one that hands over to the
 multiprecision (arb) integrator. The files hold every mpf exactly (``extprec.results_io``), so
 byte equality is bit equality of every reported number, of the step counts and of the
-evaluation counters.
+evaluation counters. (Without one BLAS thread in the float64 integrator, the N = 200, d = 3000
+run below differs between 1 and 2 threads in the last bits of its States.)
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import extprec
 RUNS = {
     "float64": ("sparse_teacher", {}, "-1e3", ["float64"]),  # default problem, float64 only
     "handover": ("two_points", {}, "-1e30", ["float64", "arb"]),  # float64, then arb
-    # d = 3000: products long enough for threaded BLAS kernels to split them
-    "wide": ("sparse_teacher", {"n_samples": 10, "n_features": 3000}, "-5", ["float64"]),
+    # N = 200, d = 3000: OpenBLAS threads the kernel-matrix dgemm (N x 512 blocks), whose
+    # low bits then depend on the thread count unless the integrator pins one BLAS thread
+    "large": ("sparse_teacher", {"n_samples": 200, "n_features": 3000}, "-3", ["float64"]),
 }
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")

@@ -45,6 +45,20 @@ FIRST_STEP = 1e-3  # initial step in the clock ell (dimensionless; the controlle
 LANDING_MAX_STEPS = 64  # steps allowed for one landing step (normally 1)
 LANDING_NEWTON_ITER = 6  # corrections of the landing point
 STATE_CONTEXT_BITS = 64  # mpmath precision used to present float64 states (exact for floats)
+_BLAS = []  # the BLAS libraries of the process (threadpoolctl), found at first use
+
+
+def single_threaded_blas():
+    """A context in which the BLAS libraries (numpy's and scipy's, which Numba's ``np.dot``
+    calls) use one thread, so that results do not depend on the thread count: OpenBLAS's
+    dgemm (the kernel matrix) gives different low bits with 1 and 2 threads (measured at
+    N = 200, d = 512). Entering and leaving costs about 25 microseconds."""
+    if not _BLAS:
+        import scipy.linalg.cython_blas  # noqa: F401 (load the library Numba calls)
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0].limit(limits=1)
 
 
 class Float64Integrator:
@@ -61,7 +75,8 @@ class Float64Integrator:
                        mc.loss_code, mc.float_params)
         n = problem.n_samples
         self.n = n
-        ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
+        with single_threaded_blas():
+            ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
         if not ok:
             raise FloatingPointError(
                 "the initial state is outside the float64 range (initial margins overflow); "
@@ -70,7 +85,9 @@ class Float64Integrator:
         # With the ell clock anchored at sigma0 the initial state must evaluate, and float64
         # must resolve it by the kernel's own criterion (margins of 1e89 from an unbalanced
         # alpha = 1e22 do not, and the clock sigma - sigma0 is then rounding noise).
-        ok, *_, resolution = kernel.evaluate_state(np.zeros(n + 1), *self._model, self.sigma0)
+        with single_threaded_blas():
+            ok, *_, resolution = kernel.evaluate_state(np.zeros(n + 1), *self._model,
+                                                       self.sigma0)
         if not ok or not resolution <= math.sqrt(self.rtol):
             raise FloatingPointError(
                 f"float64 does not resolve the initial state (log L(0) = {self.sigma0:.3g}, "
@@ -89,7 +106,8 @@ class Float64Integrator:
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, y):
-        return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
+        with single_threaded_blas():
+            return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
 
     def sigma_of(self, y) -> float:
         ok, *_, sc, _ = self._evaluate(y)
@@ -115,12 +133,12 @@ class Float64Integrator:
         cap = max(1, min(max_steps, HISTORY_CHUNK) if record else max_steps)
         n1 = self.n + 1
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
-        out = kernel.radau_integrate(
-            np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0), float(ell_bound),
-            float(sigma_stop), float(log_t_stop), cap, self.rtol, math.sqrt(self.rtol),
-            float(fixed_step),
-            *self._model,
-            self.sigma0, self.constants.log_c, *buffers, self.counters)
+        with single_threaded_blas():
+            out = kernel.radau_integrate(
+                np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0),
+                float(ell_bound), float(sigma_stop), float(log_t_stop), cap, self.rtol,
+                math.sqrt(self.rtol), float(fixed_step), *self._model, self.sigma0,
+                self.constants.log_c, *buffers, self.counters)
         status, n_acc, y, ell, h = out
         if record and n_acc:
             for store, buf in zip((self.hist_ell, self.hist_h, self.hist_y, self.hist_q), buffers):
