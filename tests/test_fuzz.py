@@ -510,3 +510,33 @@ def test_fuzz_random_problems(case):
     note(f"{outcome}")
     assert outcome.kind in OUTCOMES
     assert outcome.kind != "failure", f"{outcome.status}: {outcome.detail}\n{case.reproducer()}"
+
+
+# ---------------------------------------------------------------------------------------
+# Budgets: a run that cannot deliver stops with its status and a State it vouches for
+# ---------------------------------------------------------------------------------------
+def test_step_budget_stops_with_a_vouched_state():
+    """max_steps too small for the stop: status "max steps", the message names the fix, and
+    the final State (where the budget ran out) passes every invariant check and lies short
+    of the stop (not a plausible-looking stop state)."""
+    problem = extprec.datasets.default_problem()
+    traj = extprec.solve(problem, log10_loss=-100, max_steps=50)
+    assert traj.status == "max steps" and "raise max_steps" in traj.message
+    assert traj.n_steps == 50
+    check_state(problem, traj.final, new_context(CHECK_BITS))
+    assert float(traj.final.log10_loss) > -100
+
+
+def test_float64_precision_floor_stops_with_a_vouched_state():
+    """multiprecision=False beyond what float64 resolves: status "precision exhausted", the
+    final State is the last resolved one (invariants hold, short of the stop), and every
+    checkpoint before it also passes the checks and the monotonicity along the flow."""
+    problem = extprec.datasets.default_problem()
+    traj = extprec.solve(problem, log10_loss="-1e10", multiprecision=False)
+    assert traj.status == "precision exhausted"
+    ctx = new_context(CHECK_BITS)
+    states = list(traj.checkpoints) + [traj.final]
+    for state in states:
+        check_state(problem, state, ctx)
+    check_along(problem, states, ctx)
+    assert -1e10 < float(traj.final.log10_loss) < -100

@@ -215,8 +215,10 @@ class Float64Integrator:
         target = ell_j + s_star * h_j
         prev = None
         y_land = None
+        resid = math.inf
         for _ in range(LANDING_NEWTON_ITER):
             target = min(max(target, ell_j), ends[j])
+            ell_land = target
             if target == ell_j:
                 y_land = y_j.copy()
             else:
@@ -239,7 +241,11 @@ class Float64Integrator:
                 break
             prev = (target, resid)
             target = target - resid / slope
-        return target, y_land
+        if not abs(resid) <= 10.0 ** -self.digits() * max(1.0, abs(level)):
+            # never return a state off its level by more than the digits it claims
+            raise RuntimeError(f"landing on the level {level!r} did not converge (residual "
+                               f"{resid:.3g} after {LANDING_NEWTON_ITER} corrections)")
+        return ell_land, y_land
 
     def _bracketing_step(self, fn, ells, hs, ys, qs, level) -> int:
         """Index of the first stored step whose end reaches ``level``."""
