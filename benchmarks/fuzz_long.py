@@ -52,12 +52,12 @@ def campaign(out, minutes, seed, run_limit, reference_limit):
             stream.write(json.dumps(record, sort_keys=True) + "\n")
             stream.flush()
             done += 1
+            last_line = outcome.detail.splitlines()[-1][:90] if outcome.detail else ""
             print(f"{done:4d} {outcome.kind:11s} {outcome.status:19s} {outcome.seconds:7.1f} s "
                   f"N={case.n_samples:<2d} d={case.n_features:<2d} D={case.depth} "
                   f"log10 alpha={case.log10_alpha:7.2f} k={case.target_exponent:6.2f} "
                   f"{case.loss:8s} {case.reduction:4s} {case.data_kind:10s} "
-                  f"{case.shape_kind:10s} {outcome.detail.splitlines()[-1][:90] if outcome.detail else ''}",
-                  flush=True)
+                  f"{case.shape_kind:10s} {last_line}", flush=True)
 
 
 def report(out):

@@ -24,6 +24,16 @@ def _unresolvable_start():
     return extprec.datasets.two_points(depth=4, alpha="1e22", shape=([1.0, 1.0], [0.5, 2.0]))
 
 
+def test_float64_landing_near_the_precision_floor():
+    """Landing on sigma = 5.4e10 needed 128 kernel steps from the bracketing step, and the
+    budget of 64 ended the solve with RuntimeError; now the case is confirmed by arb or
+    stops with a documented status."""
+    case = FuzzCase(11, 25, 2, 19.529, "ones", "exp", "sum", "planted", -0.733, 20.74,
+                    1611244081)
+    outcome = run_case(case, reference=False)
+    assert outcome.kind in ("unconfirmed", "stopped"), outcome.detail  # no reference asked
+
+
 def _zero_sample():
     """A sample x = 0: its margin is 0 for every beta (not separable, infimum attained in the
     limit), so the minimum margin of every State is exactly 0."""
