@@ -324,6 +324,8 @@ def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, check
                          "log10_loss=... (e.g. '-1e100') or t=... (e.g. '1e100'), or "
                          "checkpoints=[...] / checkpoint_times=[...] (the run then ends at the "
                          "last one)")
+    if not multiprecision:
+        _check_float64_start(problem, rtol)
     args = CheckedArguments(stop, stop_time, named, times)
     initial = problem.initial_log_loss()
     if math.isfinite(initial):  # rechecked against the integrator's sigma(0) in solve
@@ -343,6 +345,15 @@ def _check_rtol(rtol, multiprecision) -> None:
         raise ValueError(f"rtol = {rtol:g} is below what float64 can deliver "
                          f"({MIN_FLOAT64_RTOL:g}) and multiprecision=False forbids anything "
                          f"else; allow multiprecision=True or pass rtol >= {MIN_FLOAT64_RTOL:g}")
+
+
+def _check_float64_start(problem, rtol) -> None:
+    """With ``multiprecision=False`` float64 must resolve the initial state (it does not when
+    an unbalanced shape at a large alpha gives margins of 1e89 at t = 0)."""
+    try:
+        Float64Integrator(problem, rtol)
+    except FloatingPointError as exc:
+        raise ValueError(f"multiprecision=False, but {exc}; allow multiprecision=True") from None
 
 
 def _items(values, name, kind):

@@ -41,9 +41,25 @@ KERNEL_STATUS = {
 # up to sigma = 1e10 at rtol 1e-10); the time clock gets a tolerance of ten times the noise.
 HISTORY_CHUNK = 2048  # accepted steps stored per kernel call
 FIRST_STEP = 1e-3  # initial step in the clock ell (dimensionless; the controller adapts it)
-LANDING_MAX_STEPS = 64  # steps allowed for one landing step (normally 1)
+# Steps allowed for one landing integration: normally 1, but 128 were measured near the
+# float64 precision floor (sigma = 5e10, alpha = 3e19, N = 11), where 64 ended the run.
+LANDING_MAX_STEPS = 1024
 LANDING_NEWTON_ITER = 6  # corrections of the landing point
 STATE_CONTEXT_BITS = 64  # mpmath precision used to present float64 states (exact for floats)
+_BLAS = []  # the BLAS libraries of the process (threadpoolctl), found at first use
+
+
+def single_threaded_blas():
+    """A context in which the BLAS libraries (numpy's and scipy's, which Numba's ``np.dot``
+    calls) use one thread, so that results do not depend on the thread count: OpenBLAS's
+    dgemm (the kernel matrix) gives different low bits with 1 and 2 threads (measured at
+    N = 200, d = 512). Entering and leaving costs about 25 microseconds."""
+    if not _BLAS:
+        import scipy.linalg.cython_blas  # noqa: F401 (load the library Numba calls)
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0].limit(limits=1)
 
 
 class Float64Integrator:
@@ -60,12 +76,24 @@ class Float64Integrator:
                        mc.loss_code, mc.float_params)
         n = problem.n_samples
         self.n = n
-        ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
+        with single_threaded_blas():
+            ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
         if not ok:
             raise FloatingPointError(
                 "the initial state is outside the float64 range (initial margins overflow); "
                 "such problems need the multiprecision backend")
         self.sigma0 = float(sc[SIGMA])
+        # With the ell clock anchored at sigma0 the initial state must evaluate, and float64
+        # must resolve it by the kernel's own criterion (margins of 1e89 from an unbalanced
+        # alpha = 1e22 do not, and the clock sigma - sigma0 is then rounding noise).
+        with single_threaded_blas():
+            ok, *_, resolution = kernel.evaluate_state(np.zeros(n + 1), *self._model,
+                                                       self.sigma0)
+        if not ok or not resolution <= math.sqrt(self.rtol):
+            raise FloatingPointError(
+                f"float64 does not resolve the initial state (log L(0) = {self.sigma0:.3g}, "
+                f"relative rounding noise of the softmax weights {resolution:.1e} > "
+                f"sqrt(rtol)); such problems need the multiprecision backend")
         self.y = np.zeros(n + 1)
         self.ell = 0.0
         self.h = FIRST_STEP
@@ -79,7 +107,8 @@ class Float64Integrator:
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, y):
-        return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
+        with single_threaded_blas():
+            return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
 
     def sigma_of(self, y) -> float:
         ok, *_, sc, _ = self._evaluate(y)
@@ -105,12 +134,12 @@ class Float64Integrator:
         cap = max(1, min(max_steps, HISTORY_CHUNK) if record else max_steps)
         n1 = self.n + 1
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
-        out = kernel.radau_integrate(
-            np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0), float(ell_bound),
-            float(sigma_stop), float(log_t_stop), cap, self.rtol, math.sqrt(self.rtol),
-            float(fixed_step),
-            *self._model,
-            self.sigma0, self.constants.log_c, *buffers, self.counters)
+        with single_threaded_blas():
+            out = kernel.radau_integrate(
+                np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0),
+                float(ell_bound), float(sigma_stop), float(log_t_stop), cap, self.rtol,
+                math.sqrt(self.rtol), float(fixed_step), *self._model, self.sigma0,
+                self.constants.log_c, *buffers, self.counters)
         status, n_acc, y, ell, h = out
         if record and n_acc:
             for store, buf in zip((self.hist_ell, self.hist_h, self.hist_y, self.hist_q), buffers):
@@ -187,8 +216,10 @@ class Float64Integrator:
         target = ell_j + s_star * h_j
         prev = None
         y_land = None
+        resid = math.inf
         for _ in range(LANDING_NEWTON_ITER):
             target = min(max(target, ell_j), ends[j])
+            ell_land = target
             if target == ell_j:
                 y_land = y_j.copy()
             else:
@@ -196,7 +227,7 @@ class Float64Integrator:
                     y_j, ell_j, target - ell_j, target, math.inf, math.inf, LANDING_MAX_STEPS,
                     record=False)
                 if status not in (kernel.BOUND, kernel.PRECISION):
-                    raise RuntimeError(f"landing step failed with kernel status {status}")
+                    raise RuntimeError(f"float64 landing step stopped with kernel status {status}")
             resid = fn(y_land) - level
             if abs(resid) <= tol:
                 break
@@ -211,7 +242,11 @@ class Float64Integrator:
                 break
             prev = (target, resid)
             target = target - resid / slope
-        return target, y_land
+        if not abs(resid) <= 10.0 ** -self.digits() * max(1.0, abs(level)):
+            # never return a state off its level by more than the digits it claims
+            raise RuntimeError(f"landing on the level {level!r} did not converge (residual "
+                               f"{resid:.3g} after {LANDING_NEWTON_ITER} corrections)")
+        return ell_land, y_land
 
     def _bracketing_step(self, fn, ells, hs, ys, qs, level) -> int:
         """Index of the first stored step whose end reaches ``level``."""
@@ -257,9 +292,9 @@ class Float64Integrator:
         signs = np.where(np.signbit(beta), -1, 1)
         beta_mp = np.array([ctx.zero if not math.isfinite(lb) else s * ctx.exp(mpf(lb))
                             for s, lb in zip(signs, log_abs_beta)], dtype=object)
-        Xt = mc.signed_X
-        margins = np.array([ctx.fsum(mpf(float(a)) * b for a, b in zip(row, beta_mp))
-                            for row in Xt], dtype=object)
+        scaled, log_top = _scaled_margins(mc.signed_X, signs, log_abs_beta)
+        top = ctx.exp(mpf(log_top)) if log_top is not None else ctx.zero
+        margins = np.array([mpf(m) * top for m in scaled], dtype=object)
         min_margin = min(margins)
         if mc.depth == 1:
             alpha = ctx.exp(mpf(mc.log_alpha))
@@ -299,3 +334,19 @@ class Float64Integrator:
 
     def state_at(self, level):
         return self.make_state(*self.land(level))
+
+
+def _scaled_margins(signed_X, signs, log_abs_beta):
+    """``(X~ beta / max|beta|, log max|beta|)`` from ``beta = signs exp(log_abs_beta)``: the
+    scaled margins as floats (``([0.0, ...], None)`` when beta = 0).
+
+    Each margin is the correctly rounded sum (``math.fsum``) of the float64 products, so its
+    error is a few units of ``eps sum_i |x~_i beta_i|`` whatever d (a 64-bit mpmath sum costs
+    about 40 s at N = 400, d = 2000), and it does not depend on the BLAS or its threads.
+    """
+    finite = np.isfinite(log_abs_beta)
+    if not finite.any():
+        return [0.0] * signed_X.shape[0], None
+    top = float(np.max(log_abs_beta[finite]))
+    scaled = np.where(finite, signs * np.exp(np.where(finite, log_abs_beta, top) - top), 0.0)
+    return [math.fsum(row * scaled) for row in signed_X], top
