@@ -94,22 +94,19 @@ def test_zero_minimum_margin_arb():
     assert traj.status == "reached"
 
 
-@pytest.mark.xfail(strict=True, reason="backend='arb' at alpha = 1e23, D = 3 raises ValueError "
-                   "'man_exp requires an exact, finite value' in make_state (as for a zero "
-                   "minimum margin, see above); float64 reaches the level in 236 steps")
 def test_arb_from_the_start_at_large_alpha_depth_3():
+    """alpha = 1e23, D = 3 from the start in arb: the D > 2 terms in log1p form (y ~ 1e-69
+    rounded 1 +- y to 1, beta to 0 and the minimum margin to 0; make_state then raised)."""
     problem = extprec.datasets.orthogonal(3, depth=3, alpha="1e23")
     assert extprec.solve(problem, log10_loss=-3).status == "reached"
     assert extprec.solve(problem, log10_loss=-3, backend="arb").status == "reached"
 
 
-@pytest.mark.xfail(strict=True, reason="radau.RadauSolver._shifted_inverse: acb_mat.inv raises "
-                   "ZeroDivisionError 'matrix is singular' (the run goes float64 -> arb; the "
-                   "data have a repeated sample and a zero feature)")
 def test_arb_shifted_matrix_of_a_duplicated_sample():
     """Found by the long fuzz campaign (N = 5, d = 21, D = 5, alpha = 2e11, logistic sum,
-    a repeated sample and a zero feature): should be confirmed or stop with a documented
-    status; today the solve raises ZeroDivisionError."""
+    a repeated sample and a zero feature): the run goes float64 -> arb and must be confirmed
+    or stop with a documented status (acb_mat.inv raised ZeroDivisionError 'matrix is
+    singular' before the D > 2 terms took log1p form)."""
     case = FuzzCase(5, 21, 5, 11.307, "balanced", "logistic", "sum", "degenerate", 0.886,
                     15.761, 580235070)
     outcome = run_case(case, reference=False)

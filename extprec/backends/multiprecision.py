@@ -175,7 +175,8 @@ class ArbModel:
 
     # -- the flow ------------------------------------------------------------------------------
     def evaluate(self, nu_hat: list, theta: arb, clock: bool = True):
-        """Evaluate the model (``extprec.backends.float64.evaluate``); None outside the domain.
+        """Evaluate the model (``extprec.backends.float64.evaluate``); None outside the domain
+        (or where the numbers leave any representable range, as at a wild stage guess).
 
         ``clock=False`` evaluates without the sigma part of the clock rate (used once, for
         sigma_0 itself).
@@ -207,6 +208,8 @@ class ArbModel:
             rate = 1 / (1 + tau_hat)
             if clock:
                 rate = rate + r * q / (1 + sigma - self.sigma0)
+            if not (sigma.is_finite() and w.is_finite()):
+                return None  # beyond any representable number: a wild stage guess
             f = p + [1 - theta * w]
             return Evaluation(f, x, beta, jac1, jac2, margins, p, s, v, kvec, sigma, log_s, r, q,
                               w, tau_hat, rate, log_g)
@@ -220,6 +223,8 @@ class ArbModel:
                 return None
             log_g = self._log_g(margins)
             log_s = log_sum_exp(log_g)
+            if not log_s.is_finite():
+                return None
             return [(lg - log_s).exp() for lg in log_g]
 
     def loss_values(self, nu_hat: list):

@@ -234,17 +234,18 @@ class RadauSolver:
         """Size of a nu correction in units of the tolerance, as a float: the largest of
         RMS(vec/scale), max_i |beta'_i (X~^T vec)_i| / beta_scale and, with ``softmax``,
         sum_n p_n |d log p_n| / rtol (theta, hence log t, inherits the error of p)."""
-        rms = math.sqrt(sum(float((v / s).mid()) ** 2 for v, s in zip(vec, scale)) / len(vec))
+        rms = _to_float((sum((v / s).mid() ** 2 for v, s in zip(vec, scale))
+                         / len(vec)).sqrt())
         if beta_scale == 0:
             return rms
         dx = entries(self.model.XtT * column(vec[: self.n]))
         db = [j * a for j, a in zip(ev_ref.jac1, dx)]
-        out = max(rms, float((max(abs(a) for a in db) / beta_scale).mid()))
+        out = max(rms, _to_float(max(abs(a) for a in db) / beta_scale))
         if softmax:
             dlog_g = [-si * dm for si, dm in zip(ev_ref.s, entries(self.model.Xt * column(db)))]
             mean = sum(pi * a for pi, a in zip(ev_ref.p, dlog_g))
             spread = sum(pi * abs(a - mean) for pi, a in zip(ev_ref.p, dlog_g))
-            out = max(out, float((spread / self.rtol).mid()))
+            out = max(out, _to_float(spread / self.rtol))
         return out
 
     def _theta_adiabatic(self, h, evs, q0):
@@ -600,6 +601,18 @@ class RadauSolver:
             multiplier = (float((h_abs / self.h_abs_old).mid())
                           * (max(self.err_old, ERROR_FLOOR) / err) ** 0.25)
         return min(1.0, multiplier) * err**-0.25
+
+
+def _to_float(value: arb) -> float:
+    """The midpoint of a norm as a float: inf beyond the float64 range or when not finite
+    (a diverging correction must fail the test it enters, not raise)."""
+    value = value.mid()
+    if not value.is_finite():
+        return math.inf
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _exact(value) -> arb:
