@@ -93,8 +93,10 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         Check every State's ``digits`` with a control run (default): the problem is
         integrated again at ``rtol / 100`` and landed on the same levels, and each State
         claims only the digits on which the two runs agree (with a safety factor of 10;
-        :mod:`extprec.verification`). This roughly doubles the cost. With False the digits
-        are the tolerance's promise, unchecked (``state.evidence.verified`` is False).
+        :mod:`extprec.verification`). This roughly doubles the cost, except below
+        ``rtol = 1e-11``, where the control run is multiprecision from the start and can
+        cost a hundred times the float64 main run. With False the digits are the
+        tolerance's promise, unchecked (``state.evidence.verified`` is False).
     progress : callable, optional
         ``progress(sigma, bits, steps)``, called at every checkpoint and every
         :data:`PROGRESS_STEPS` accepted steps of the backend in use, with the current ``sigma``
@@ -388,10 +390,7 @@ def _first_integrator(problem, rtol, multiprecision, backend="auto"):
     if not multiprecision:
         raise ValueError(f"rtol = {rtol:g} is below what float64 can deliver "
                          f"({MIN_FLOAT64_RTOL:g}); allow multiprecision=True")
-    bits = bits_for(1.0, rtol)
-    n = problem.n_samples
-    probe = MultiprecisionIntegrator.initial_sigma0(problem, bits)
-    return MultiprecisionIntegrator(problem, rtol, [0.0] * (n + 1), FIRST_STEP, probe, bits)
+    return MultiprecisionIntegrator.from_rest(problem, rtol, FIRST_STEP)
 
 
 def _current_sigma(integrator):

@@ -153,6 +153,14 @@ class Problem:
                 f"X must have at least one sample and one feature; got shape {X.shape}; "
                 "pass a non-empty (n_samples, n_features) array"
             )
+        zero_rows = np.flatnonzero(~X.any(axis=1))
+        if zero_rows.size:
+            shown = ", ".join(map(str, zero_rows[:10])) + (", ..." if zero_rows.size > 10 else "")
+            raise ValueError(
+                f"X has {zero_rows.size} all-zero sample(s) (rows {shown}): the margin of such a "
+                "sample is 0 for every predictor, so the data are not separable and the "
+                "unit-margin predictor beta / min margin is undefined; remove those rows"
+            )
         y = _real_array(y, "y")
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise ValueError(

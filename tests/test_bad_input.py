@@ -65,6 +65,7 @@ PROBLEM_CASES = {
     "y too long": ({"y": [1, -1, 1]}, ValueError, r"one label per row of X \(length 2\).*ravel"),
     "no samples": ({"X": np.zeros((0, 2)), "y": []}, ValueError, r"at least one sample.*non-empty"),
     "no features": ({"X": np.zeros((2, 0))}, ValueError, r"at least one sample and one feature.*non-empty"),
+    "zero sample": ({"X": [[1.0, 0.0], [0.0, 0.0]]}, ValueError, r"all-zero sample\(s\) \(rows 1\).*remove those rows"),
     "empty list": ({"X": [], "y": []}, ValueError, r"X must be 2-D.*reshape"),
     "labels 0/1": ({"y": [0, 1]}, ValueError, r"labels must be \+1 or -1.*2\*y - 1"),
     "labels 2": ({"y": [2, -1]}, ValueError, r"labels must be \+1 or -1; got \{2\}.*map your classes"),

@@ -36,11 +36,14 @@ HEADROOM_BITS = 64  # extra bits added at each raise, so raises are rare
 RESOLUTION_MARGIN = 2.0**-8  # raise precision when resolution exceeds rtol times this
 MIN_BITS = 96
 NEWTON_NOISE_GAIN = 1e-6  # Newton noise floor / (resolution * w); measured about 2e-8
-LANDING_ITER = 8
+LANDING_ITER = 32  # Newton corrections, or Illinois steps where Newton leaves the bracket
 LANDING_DENSE_ITER = 60  # safeguarded Newton iterations on the dense output
 LANDING_DENSE_TOL = 1e-9  # in fractions of the step
 LANDING_SLACK = 1e-12  # relative to the landing step
 LANDING_SHORTFALL = 1e-6  # of the bracketing step; the dense output is off by about 1e-9
+
+
+MAX_START_RAISES = 16  # precision raises (each at least doubling or to the need) at t = 0
 
 
 def bits_for(amplification: float, rtol: float) -> int:
@@ -82,10 +85,27 @@ class MultiprecisionIntegrator:
         with ctx.workprec(bits):
             self.solver.h_abs = (arb(h0) / self.solver.ev.rate).mid()
 
-    @staticmethod
-    def initial_sigma0(problem, bits: int):
-        """sigma at t = 0 at ``bits`` (for runs that start in multiprecision)."""
-        return ArbModel(problem, bits).sigma0
+    @classmethod
+    def from_rest(cls, problem, rtol: float, h0: float):
+        """An integrator starting at t = 0 (nu = 0, theta = 0), at the precision the initial
+        state needs: from ``bits_for(1, rtol)``, raised until sigma0 is finite and the rounding
+        amplification of the initial margins (about their size: margins of 1e89 need some
+        300 bits more) fits (``bits_for_log2``)."""
+        n = problem.n_samples
+        zeros = [arb(0)] * n
+        bits = bits_for(1.0, rtol)
+        for _ in range(MAX_START_RAISES):
+            with ctx.workprec(bits):
+                model = ArbModel(problem, bits, sigma0=arb(0))
+                ev = model.evaluate(zeros, arb(0), clock=False)
+            if ev is None or not ev.sigma.is_finite():
+                bits *= 2
+                continue
+            needed = bits_for_log2(model.log2_resolution(zeros, ev) + bits, rtol)
+            if needed <= bits:
+                return cls(problem, rtol, [0.0] * (n + 1), h0, ev.sigma, bits)
+            bits = needed
+        raise FloatingPointError(f"the initial state is not resolved at {bits} bits")
 
     def ell_now(self):
         return self.ell_of(self.solver.ev)
@@ -224,7 +244,8 @@ class MultiprecisionIntegrator:
            the located point so that it stays below the level.
         3. Newton's method on the level quantity then closes the remaining gap with small
            forward steps of the same solver (cheap: their stage guesses are accurate).
-           Should it overshoot, the exact step is redone from the start.
+           Should it overshoot, the exact step is redone from the start; should it leave
+           the bracket known so far, the Illinois point of the bracket is taken instead.
         """
         bits = self.model.bits
         index = self._bracketing_step(level)
@@ -241,14 +262,44 @@ class MultiprecisionIntegrator:
                                              self._stored(level, index))
             s = (s - LANDING_SHORTFALL) if s > 2 * LANDING_SHORTFALL else s / 2
             solver = self._exact_step(step, s)
+            # The level lies between these fractions of the step, with the excesses there in
+            # the compressed form asinh(excess / (1 + |target|)): a safeguard for the Newton
+            # estimate, which can be far off (N = 1 at alpha = 4.7e12: sigma rises from -50
+            # to 2e27 across one step, and Newton proposed s = -102). Outside the bracket
+            # the next point is the Illinois (regula falsi) point.
+            def compressed(excess):
+                return (excess / (1 + abs(target))).asinh()
+            lo, f_lo = arb(0), compressed(start - target)
+            hi, f_hi = arb(1), compressed(self._stored(level, index) - target)
+            side, excess_prev = 0, None
             for _ in range(LANDING_ITER):
                 y_land, ev = solver.y, solver.ev
                 excess = (self._value(level, y_land, ev) - target).mid()
                 if abs(excess) <= tol:
                     self._accumulate(solver)
                     return self.ell_of(ev), y_land
+                reached = ((solver.tau - step.tau) / h).mid()
+                f = compressed(excess)
+                # Newton is trusted while it at least halves the excess
+                newton_works = excess_prev is None or 2 * abs(excess) < abs(excess_prev)
+                excess_prev = excess
+                if excess < 0:
+                    lo, f_lo = reached, f
+                    if side == -1:
+                        f_hi = f_hi / 2
+                    side = -1
+                else:
+                    hi, f_hi = reached, f
+                    if side == 1:
+                        f_lo = f_lo / 2
+                    side = 1
                 d_tau = self._gap(level, y_land, target, ev)
-                if d_tau > 0:
+                s = ((solver.tau + d_tau - step.tau) / h).mid()
+                if not (newton_works and lo < s < hi):
+                    s = (lo - f_lo * (hi - lo) / (f_hi - f_lo)).mid()
+                    self._accumulate(solver)
+                    solver = self._exact_step(step, s)
+                elif d_tau > 0:
                     # one step of exactly d_tau (the bound clips it; the proposal left by
                     # the clipped exact step may be far smaller)
                     if solver.h_abs < 2 * d_tau:
@@ -256,7 +307,6 @@ class MultiprecisionIntegrator:
                     if not solver.step(tau_bound=solver.tau + d_tau):
                         raise RuntimeError(f"landing on {level} failed: step too small")
                 else:
-                    s = ((solver.tau + d_tau - step.tau) / h).mid()
                     self._accumulate(solver)
                     solver = self._exact_step(step, s)
             self._accumulate(solver)

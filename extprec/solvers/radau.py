@@ -304,7 +304,12 @@ class RadauSolver:
                     h = h_abs = (tau_bound - self.tau).mid()
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z, first_evs = self._predict(h, predictor)
-                self._factorize_at(y, first_evs, h)
+                try:
+                    self._factorize_at(y, first_evs, h)
+                except (ZeroDivisionError, np.linalg.LinAlgError):  # singular or non-finite
+                    h_abs = (h_abs / 2).mid()
+                    self.counters[3] += 1
+                    continue
                 if any(e is None for e in first_evs):
                     first_evs = None
                 converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale,
@@ -412,7 +417,11 @@ class RadauSolver:
             J64 = np.array([[float(a.mid()) for a in row] for row in nu_block])
             if np.all(np.isfinite(J64)):
                 self.J64 = J64
-        eigvals, U = np.linalg.eig(self._a_inv64 / scales[:, None])
+        with np.errstate(over="ignore"):
+            scaled = self._a_inv64 / scales[:, None]
+        if not np.all(np.isfinite(scaled)):  # stage weights beyond the float64 range
+            scales, scaled = np.ones(3), self._a_inv64
+        eigvals, U = np.linalg.eig(scaled)
         Q = np.linalg.inv(U) / scales[None, :]  # U^-1 S^-1
         # modes (complex?, U column times its weight, Q row, inverse), coefficients as exact
         # arb / acb once per attempt; a conjugate pair is one mode of weight 2
