@@ -751,7 +751,7 @@ def _print_header(problem, source, args, stop) -> None:
     target = (f"log10 loss = {stop['log10_loss']}" if "log10_loss" in stop
               else f"t = {stop['t']}")
     levels = ", ".join(stop["checkpoints"]) if "checkpoints" in stop else (
-        "every decade of log10(1/L)")
+        "every decade of log10(1/L) (about 100 beyond 10^-(10^120))")
     print(f"stop: {target}; checkpoints: {levels}; rtol = {args.rtol:g}")
     print()
 

@@ -73,7 +73,8 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         lie below the starting loss ``log10 L(0)`` (and above the infimum of the loss for data
         that are not linearly separable). Levels beyond the stop are ignored. Default: every
         decade of log10(1/L), ``log10 L = -1, -10, -100, ...``, up to the stop (below the
-        infimum for non-separable data); none when there is no stop.
+        infimum for non-separable data), thinned to about 100 levels beyond 10^-(10^120)
+        (:func:`extprec.levels.default_loss_levels`); none when there is no stop.
     checkpoint_times : sequence, optional
         Original times > 0 at which to record States.
     rtol : float

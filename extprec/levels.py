@@ -143,14 +143,20 @@ def _compact(q: Fraction) -> str:
     return str(q) if q.denominator == 1 else str(float(q))
 
 
+MAX_EVERY_DECADE = 120  # default checkpoints: every decade of log10(1/L) up to this many
+
+
 def default_loss_levels(sigma0: float, stop: LossLevel | None,
                         sigma_max: float = math.inf) -> list[LossLevel]:
     """Every decade of log10(1/L), ``log10 L = -1, -10, -100, ...``, below the start and
     above the stop (up to 10^-(10^300) without one), and below ``sigma_max``
-    (``-log inf L`` for data that are not linearly separable)."""
+    (``-log inf L`` for data that are not linearly separable). Beyond
+    ``MAX_EVERY_DECADE`` decades, every ``ceil(k / 100)``-th decade (about 100 levels: at
+    10^-(10^1000) a State costs about a second)."""
     top = math.inf if stop is None else stop.sort_key()
     if sigma_max < top:
         top = sigma_max
     k_max = 300 if stop is None else max(1, int(_SORT_CONTEXT.log10(max(top, 10))) + 1)
-    levels = [LossLevel(Fraction(-(10**k))) for k in range(k_max + 1)]
+    stride = 1 if k_max <= MAX_EVERY_DECADE else -(-k_max // 100)
+    levels = [LossLevel(Fraction(-(10**k))) for k in range(0, k_max + 1, stride)]
     return [level for level in levels if sigma0 < level.sort_key() < top]

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+import math
 
 import mpmath
 import numpy as np
@@ -152,3 +153,26 @@ def test_tighter_run_agrees_at_minus_1e100(two_points_to_minus_1e100):
     lt_loose = ctx.mpf(loose.log10_t) + ctx.mpf(loose.log10_loss)
     lt_tight = ctx.mpf(tight.log10_t) + ctx.mpf(tight.log10_loss)
     assert abs(lt_loose - lt_tight) <= tol * max(1, abs(lt_tight))
+
+
+@pytest.mark.parametrize("k", [3, 119, 120, 1000, 10**5])
+def test_default_checkpoints_every_decade_then_about_a_hundred(k):
+    """Default checkpoints for a stop at log10 L = -10^k (sigma = 10^(k + 0.36), so decades
+    up to k + 1 = k_max): every decade ``-10^j``, j = 0..k, while k_max <= MAX_EVERY_DECADE;
+    beyond, every ceil(k_max / 100)-th decade (50 to 101 levels), evenly spaced in j from
+    j = 0 to the last one above the stop."""
+    from extprec.levels import MAX_EVERY_DECADE, LossLevel, default_loss_levels
+
+    stop = LossLevel(Fraction(-(10**k)))
+    levels = default_loss_levels(0.0, stop)
+    # j from the bit length (a decimal string of 10^100000 exceeds Python's limit)
+    exponents = [round((-level.value.numerator).bit_length() * math.log10(2) - 0.5)
+                 for level in levels]
+    assert all(-level.value == 10**j for level, j in zip(levels, exponents))
+    assert all(level.sort_key() < stop.sort_key() for level in levels)
+    if k + 1 <= MAX_EVERY_DECADE:
+        assert exponents == list(range(k))
+    else:
+        stride = -(-(k + 1) // 100)
+        assert exponents == list(range(0, k, stride))
+        assert 50 <= len(levels) <= 101

@@ -27,6 +27,7 @@ from . import asymptotics
 from .asymptotics import DualPath, Expansion, q_mu_dual_path
 from .thresholds import KickIn, KickInNotReached, kick_in, kick_in_report
 from .rich import KKTCheck, l2D_kkt, restricted_l1_max_margin
+from . import programs
 from .programs import (
     DEFAULT_DIGITS,
     MU_LOG10_MAX,
@@ -42,17 +43,7 @@ from .programs import (
 )
 
 __all__ = [
-    "DEFAULT_DIGITS",
-    "LimitResult",
-    "LimitVerificationError",
-    "l1_max_margin",
-    "l2_max_margin",
-    "q_mu",
-    "q_D",
-    "h_D",
-    "H_D",
-    "MU_LOG10_MAX",
-    "MU_LOG10_MIN_D2",
+    *programs.__all__,
     "REGIME_DELTA",
     "REGIMES",
     "LimitReferences",
