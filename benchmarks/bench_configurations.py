@@ -8,7 +8,7 @@ are checked; ``--no-verify`` halves the time and marks them unchecked. Printed p
 configuration: status, CPU seconds, float64 / arb steps, bits at the end, digits, the final
 log10 L and log10 t (t is about 10^(10^k) at L = 10^(-10^k)); a JSON file keeps the rows.
 
-Usage: ``python benchmarks/bench_configurations.py [--level -1e100] [--max-steps 20000]
+Usage: ``python benchmarks/bench_configurations.py [--level=-1e100] [--max-steps 20000]
 [--no-verify] [--out benchmarks/results/configurations.json]``
 """
 
