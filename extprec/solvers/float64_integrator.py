@@ -346,6 +346,45 @@ class Float64Integrator:
             state = dataclasses.replace(state, digits=self.landing_digits)
         return state
 
+    # -- snapshots (extprec.resume) --------------------------------------------------------
+    def snapshot(self) -> dict:
+        """What the integration continues from between two kernel calls (each call starts
+        afresh from ``(y, ell, h)``: Jacobian, controller memory and predictor are rebuilt),
+        as floats and ints in new containers, with the last stored step (where a level not
+        yet passed may be bracketed), the step count and counters. :meth:`restore` continues
+        from it; :mod:`extprec.resume` writes it to files."""
+        history = []
+        if self.hist_ell:
+            history = [(float(self.hist_ell[-1][-1]), float(self.hist_h[-1][-1]),
+                        self.hist_y[-1][-1].copy(), self.hist_q[-1][-1].copy())]
+        return {"sigma0": self.sigma0, "y": self.y.copy(), "ell": self.ell, "h": self.h,
+                "n_steps": self.n_steps, "counters": [int(c) for c in self.counters],
+                "last_resolution": self.last_resolution, "history": history}
+
+    def restore(self, snapshot: dict) -> None:
+        """Continue from ``snapshot`` (:meth:`snapshot`); an empty history, as in a resumed
+        run, starts with the snapshot's last step."""
+        if snapshot["sigma0"] != self.sigma0:
+            raise ValueError(f"the snapshot starts at sigma_0 = {snapshot['sigma0']!r}, this "
+                             f"problem at {self.sigma0!r}: it belongs to another problem")
+        self.y = np.array(snapshot["y"], dtype=np.float64)
+        self.ell, self.h = float(snapshot["ell"]), float(snapshot["h"])
+        self.n_steps = int(snapshot["n_steps"])
+        self.counters = np.array(snapshot["counters"], dtype=np.int64)
+        self.last_resolution = float(snapshot["last_resolution"])
+        if not self.hist_ell:
+            for ell, h, y, q in snapshot["history"]:
+                for store, value in zip((self.hist_ell, self.hist_h, self.hist_y, self.hist_q),
+                                        (ell, h, y, q)):
+                    store.append(np.array([value], dtype=np.float64))
+
+    @classmethod
+    def resumed(cls, problem, rtol: float, snapshot: dict) -> "Float64Integrator":
+        """An integrator continuing from ``snapshot`` in a new process."""
+        integrator = cls(problem, rtol)
+        integrator.restore(snapshot)
+        return integrator
+
 
 def _scaled_margins(signed_X, signs, log_abs_beta):
     """``(X~ beta / max|beta|, log max|beta|)`` from ``beta = signs exp(log_abs_beta)``: the
