@@ -502,7 +502,8 @@ def run_command(args) -> int:
             _error(f"interrupted; progress saved in {out}: continue with 'extprec run --resume "
                    f"{out}'")
         return EXIT_INTERRUPTED
-    trajectory.stats["cost"] = cost.as_dict()
+    if cost.steps or "cost" not in trajectory.stats:  # a finished run keeps its own log
+        trajectory.stats["cost"] = cost.as_dict()
     _print_table(trajectory)
     _print_status(trajectory, elapsed)
     if out is not None:

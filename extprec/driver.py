@@ -160,13 +160,15 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         args, rtol=rtol, max_steps=max_steps, multiprecision=multiprecision, backend=backend,
         verify=verify), {"restart_steps": RESTART_STEPS, "float64_restart_steps": HISTORY_CHUNK})
     saved = checkpoint_files.read(resume, header) if resume is not None else None
-    if saved is not None and saved.phase == "finished":
-        return saved.trajectory
     writer = None
     if checkpoint_path is not None:
         checkpoint_files.check_overwrite(checkpoint_path, resume)
         writer = checkpoint_files.CheckpointWriter(checkpoint_path, header, checkpoint_seconds,
                                                    _stats)
+    if saved is not None and saved.phase == "finished":
+        if writer is not None and not checkpoint_files.same_file(checkpoint_path, resume):
+            writer.finish(saved.trajectory)
+        return saved.trajectory
     try:
         return _solve(problem, args, rtol, int(max_steps), multiprecision, backend, verify,
                       progress, saved, writer)

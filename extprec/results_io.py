@@ -53,6 +53,7 @@ file that is not a complete, well-formed results file of a version it understand
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import math
 import os
@@ -148,6 +149,13 @@ def _document(trajectory, encode_state=None) -> dict:
 
 
 def _versions() -> dict:
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict:
+    """The recorded versions, read once per process (reading package metadata takes about
+    3 ms per package, which checkpoint files written every second would pay each time)."""
     from . import __version__
 
     versions = {"extprec": __version__, "python": platform.python_version()}

@@ -89,7 +89,7 @@ DEFAULT_CHECKPOINT_SECONDS = 60.0
 WRITE_SPACING = 50.0  # a write waits until this many times the last write's duration passed
 PHASES = ("main", "control", "finished")
 _PLACEHOLDER = re.compile(r'"@@state:([0-9]+)@@"')
-_CHECKSUM_SLOT = '"checksum":""'
+_CHECKSUM_SLOT = b'"checksum":""'
 _COMPARE_CONTEXT = mpmath.MPContext()
 _COMPARE_CONTEXT.prec = 80  # the precision of LossLevel.sort_key
 
@@ -596,10 +596,10 @@ class CheckpointWriter:
                               "arguments": self.header.arguments,
                               "algorithm": self.header.algorithm, **resume, "checksum": ""}
         skeleton = _canonical(document)
-        text = _PLACEHOLDER.sub(lambda m: slots[int(m.group(1))], skeleton)
-        checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        text = text.replace(_CHECKSUM_SLOT, f'"checksum":"{checksum}"', 1)
-        results_io._atomic_write(self.path, (text + "\n").encode("utf-8"))
+        data = _PLACEHOLDER.sub(lambda m: slots[int(m.group(1))], skeleton).encode("utf-8")
+        checksum = hashlib.sha256(data).hexdigest()
+        data = data.replace(_CHECKSUM_SLOT, f'"checksum":"{checksum}"'.encode(), 1)
+        results_io._atomic_write(self.path, data + b"\n")
         end = self._clock()
         self._last_end, self._last_duration = end, end - start
 
@@ -653,14 +653,18 @@ def check_overwrite(path, resume=None) -> None:
     the one being resumed from): writing there would lose it. Any other file is
     overwritten."""
     path = os.fspath(path)
-    if resume is not None and os.path.isfile(resume) and os.path.isfile(path) and (
-            os.path.samefile(path, resume)):
+    if resume is not None and same_file(path, resume):
         return
     if saved_phase(path) in ("main", "control"):
         raise ValueError(
             f"checkpoint_path: {path!r} holds the saved progress of an unfinished run; "
             f"continue it with resume={path!r} ('extprec run --resume {path}'), or delete the "
             "file (or choose another path) to start a new run")
+
+
+def same_file(path, other) -> bool:
+    """Whether two paths name one existing file."""
+    return os.path.isfile(path) and os.path.isfile(other) and os.path.samefile(path, other)
 
 
 def saved_phase(path):

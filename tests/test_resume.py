@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import extprec
+import extprec.cli
 from extprec import datasets, driver, resume, results_io
 from extprec.levels import LossLevel
 from extprec.solvers.multiprecision_integrator import MultiprecisionIntegrator
@@ -131,6 +132,18 @@ def test_multiprecision_run_interrupted_and_resumed_is_identical(arb_reference, 
     saved, resumed = interrupted_then_resumed(ARB_RUN, path, **interrupt)
     assert saved == saved_at
     assert_same_trajectory(resumed, arb_reference)
+
+
+def test_run_in_multiprecision_from_the_start_interrupted_and_resumed_is_identical(tmp_path):
+    """backend="arb": sigma_0 comes from an arb evaluation (a ball, whose midpoint the
+    snapshot keeps); interrupted in the main run and in the control run."""
+    case = (datasets.two_points, "-2", {"backend": "arb"})
+    reference = solve(case)
+    for interrupt in ({"main": 20}, {"control": 40}):
+        path = tmp_path / f"run{len(interrupt)}{list(interrupt)[0]}.json"
+        saved, resumed = interrupted_then_resumed(case, path, **interrupt)
+        assert saved[1] == "arb"
+        assert_same_trajectory(resumed, reference)
 
 
 def test_resumed_twice_is_identical(arb_reference, tmp_path):
@@ -437,3 +450,48 @@ def test_cli_interrupted_with_sigint_saves_and_says_how_to_resume(tmp_path):
                                              f"{path}: continue with 'extprec run --resume "
                                              f"{path}'")
     assert extprec.load(path).status == resume.STATUS_IN_PROGRESS
+
+
+def cli(capsys, *argv):
+    code = extprec.cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_resume_checks_explicit_options_and_returns_finished_runs(capsys, tmp_path,
+                                                                      monkeypatch):
+    path = tmp_path / "run.json"
+    argv = ["run", "--dataset", "two_points", "--log10-loss", "-20", "--no-progress"]
+    code, out, err = cli(capsys, *argv, "--out", str(path))
+    assert code == 0, err
+    first = extprec.load(path)
+    # the same options again are fine; another alpha is named, with the fix
+    code, out, err = cli(capsys, *argv, "--alpha", "0.5", "--resume", str(path))
+    assert code == 2 and "alpha = 1.0 in the file, 0.5 here" in err
+    assert "pass the problem and arguments of that run" in err
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was computed again")
+
+    monkeypatch.setattr(driver, "_solve", fail)
+    code, out, err = cli(capsys, *argv, "--resume", str(path))
+    assert code == 0, err
+    code, out, err = cli(capsys, "run", "--resume", str(path), "--no-progress")
+    assert code == 0 and "problem: the run saved in" in out and "status: reached" in out
+    again = extprec.load(path)
+    assert_same_trajectory(again, first)  # the cost log of the computed run is kept
+    code, out, err = cli(capsys, "run", "--resume", str(tmp_path / "none.json"))
+    assert code == 2 and "argument --resume: no such file" in err
+
+
+def test_cli_refuses_to_overwrite_unfinished_progress(capsys, interrupted_file):
+    code, out, err = cli(capsys, "run", "--log10-loss", "-1e6", "--out", str(interrupted_file))
+    assert code == 2 and "holds the saved progress of an unfinished run" in err
+    assert f"extprec run --resume {interrupted_file}" in err
+
+
+def test_cli_help_explains_out_and_resume(capsys):
+    code, out, err = cli(capsys, "run", "--help")
+    assert code == 0
+    assert "--resume PATH" in out and "saving progress and resuming" in out
+    assert "kept up to date as the run goes" in " ".join(out.split())

@@ -473,9 +473,12 @@ def _step_midpoints(step):
 
 
 def _arb_to_mpf(mctx, a: arb):
-    """Exact mpf of the midpoint of ``a``."""
+    """Exact mpf of the midpoint of ``a`` (nan or an infinity when it is not finite, as
+    ``beta / min margin`` at t = 0, where the margins are 0)."""
     mid = a.mid()
     if mid == 0:
         return mctx.zero
+    if not mid.is_finite():
+        return mctx.nan if mid.is_nan() else (mctx.inf if mid > 0 else mctx.ninf)
     man, exp = mid.man_exp()
     return mctx.mpf((int(man), int(exp)))
