@@ -41,15 +41,17 @@ entry, ``"resume"``::
 
     {"format": "extprec-resume", "format_version": 1,
      "fingerprint": SHA-256 of the problem, the arguments and the restart rule,
-     "arguments": {"log10_loss": LEVEL, "t": null, "checkpoints": null, "rtol": "0x1.b7cdfd9d7bdbbp-34",
-                   "max_steps": 1000000, "multiprecision": true, "backend": "auto", "verify": true, ...},
+     "arguments": {"log10_loss": LEVEL, "t": null, "checkpoints": null, "checkpoint_times": [],
+                   "rtol": "0x1.b7cdfd9d7bdbbp-34", "max_steps": 1000000,
+                   "multiprecision": true, "backend": "auto", "verify": true},
+     "algorithm": {"restart_steps": 4, "float64_restart_steps": 2048},
      "phase": "main" | "control" | "finished",
      "main": LOOP (phase main) or RUN (phase control),  "control": LOOP (phase control),
      "checksum": SHA-256 of the whole document with this value empty}
     LOOP = {"records": [{"level": LEVEL, "checkpoint": INDEX} (main run) or
                         {"level": LEVEL, "state": STATE} (control run), ...],
             "pending_loss": [LEVEL], "pending_time": [LEVEL], "remaining": STEPS,
-            "segments": [SEGMENT], "integrator": SNAPSHOT}
+            "rtol": FLOAT, "segments": [SEGMENT], "integrator": SNAPSHOT}
     RUN = {"records": [...], "final_on_record": bool, "status": str, "segments": [SEGMENT]}
     LEVEL = {"kind": "log10_loss" | "sigma" | "t", "numerator": "-0x64", "denominator": "0x1"}
 
@@ -163,9 +165,11 @@ def _encode_level(level) -> dict:
 def _decode_level(doc, where):
     doc = _object(doc, where)
     kind = _get(doc, "kind", str, where)
+    denominator = _decode_int_text(_get(doc, "denominator", str, where), f"{where}.denominator")
+    if denominator <= 0:
+        raise _Invalid(f"{where}.denominator must be positive; got {denominator}")
     value = Fraction(_decode_int_text(_get(doc, "numerator", str, where), f"{where}.numerator"),
-                     _decode_int_text(_get(doc, "denominator", str, where),
-                                      f"{where}.denominator") or 1)
+                     denominator)
     if kind == "t":
         return TimeLevel(value)
     if kind in ("log10_loss", "sigma"):
@@ -248,7 +252,9 @@ def _decode_snapshot(doc, n_samples, where):
     n_steps = _get_int(doc, "n_steps", where)
     counters = _int_list(_get(doc, "counters", list, where), f"{where}.counters", 5)
     if backend == "float64":
-        floats = lambda key: _float_list(_get(doc, key, list, where), f"{where}.{key}", size)  # noqa: E731
+        def floats(key):
+            return _float_list(_get(doc, key, list, where), f"{where}.{key}", size)
+
         history = []
         for i, entry in enumerate(_get(doc, "history", list, where)):
             at = f"{where}.history[{i}]"
@@ -348,7 +354,8 @@ class FinishedSegment:
 
     @classmethod
     def of(cls, segment) -> "FinishedSegment":
-        return cls(segment.backend, int(segment.n_steps), np.array(segment.counters, dtype=np.int64),
+        return cls(segment.backend, int(segment.n_steps),
+                   np.array(segment.counters, dtype=np.int64),
                    list(getattr(segment, "bits_used", [])),
                    float(getattr(segment, "last_resolution", 0.0)), float(segment.rtol))
 
@@ -528,8 +535,17 @@ class CheckpointWriter:
             self._write(self._latest)
 
     def finish(self, trajectory) -> None:
-        """Write the finished trajectory (a resume returns it without computing)."""
+        """Write the finished trajectory (a resume returns it without computing), and remove
+        the temporary files that killed writes to this path left behind."""
         self._write_document(trajectory, {"phase": "finished"}, [])
+        directory, name = os.path.split(os.path.abspath(self.path))
+        for entry in os.listdir(directory):  # results_io._atomic_write's ".NAME.<hex>.tmp"
+            if (entry.startswith(f".{name}.") and entry.endswith(".tmp")
+                    and re.fullmatch(r"[0-9a-f]{32}", entry[len(name) + 2:-4])):
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except FileNotFoundError:
+                    pass
 
     @staticmethod
     def _recorded(point) -> int:

@@ -8,7 +8,6 @@ uninterrupted run itself continues from the same exact snapshot at every restart
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -146,6 +145,19 @@ def test_run_in_multiprecision_from_the_start_interrupted_and_resumed_is_identic
         assert_same_trajectory(resumed, reference)
 
 
+@pytest.mark.parametrize("case", [
+    (datasets.two_points, "-50", {"max_steps": 300}),  # stops early: final is no checkpoint
+    (datasets.two_points, None, {"t": "1e40", "checkpoint_times": [10, "1e20"],
+                                 "checkpoints": [-5]}),
+], ids=["max-steps", "times"])
+@pytest.mark.parametrize("interrupt", [{"main": 2}, {"control": 2}])
+def test_early_stops_and_time_levels_resume_identically(tmp_path, case, interrupt):
+    reference = solve(case)
+    saved, resumed = interrupted_then_resumed(case, tmp_path / "run.json", **interrupt)
+    assert saved[0] == list(interrupt)[0]
+    assert_same_trajectory(resumed, reference)
+
+
 def test_resumed_twice_is_identical(arb_reference, tmp_path):
     """Interrupted in the main run, resumed, interrupted again in the control run."""
     path = tmp_path / "run.json"
@@ -277,6 +289,13 @@ def test_file_is_a_results_file_with_versioned_resume_data(tmp_path):
     assert entry["main"]["integrator"]["backend"] == "arb"
     assert len(entry["checksum"]) == 64
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary file
+    # a write killed before its rename leaves one; the finished run removes it
+    leftover = tmp_path / f".run.json.{'0' * 32}.tmp"
+    leftover.write_text('{"partial')
+    other = tmp_path / ".other.json.tmp"
+    other.write_text("")
+    solve(ARB_RUN, checkpoint_path=path, resume=path)
+    assert not leftover.exists() and other.exists()
 
 
 def test_finished_run_is_returned_without_computing(float64_reference, tmp_path, monkeypatch):
