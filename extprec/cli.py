@@ -99,8 +99,8 @@ progress:
 saving progress and resuming (--out, --resume, Ctrl-C):
   With --out PATH the run keeps PATH up to date: after every checkpoint row (of
   the run and of its control run) and at least every minute, with writes spaced
-  to take at most about 2% of the run, each time atomically (a killed run leaves
-  the last complete file, never a partial one).
+  to take a few percent of the run at most, each time atomically (a killed run
+  leaves the last complete file, never a partial one).
   Ctrl-C saves the latest progress, prints how to continue and exits with 130.
   'extprec run --resume PATH' continues the run saved in PATH, whether it was
   interrupted or killed, with the problem and options stored there (other

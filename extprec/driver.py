@@ -117,8 +117,8 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         State of the main and the control run and at least every ``checkpoint_seconds``, at
         the restart points of the run (every float64 kernel call, every
         :data:`RESTART_STEPS` multiprecision steps, every landing), atomically (a killed run
-        leaves the last complete write), with writes spaced to stay below about 2 % of the
-        run time; on KeyboardInterrupt the latest restart point is written before the
+        leaves the last complete write), with writes spaced to take a few percent of the
+        run time at most; on KeyboardInterrupt the latest restart point is written before the
         exception propagates. See :mod:`extprec.resume`.
     resume : str or path, optional
         Continue the run saved in this checkpoint file (written with ``checkpoint_path``);

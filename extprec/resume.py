@@ -26,11 +26,11 @@ depends on the clock) never changes the computation.
 When the file is written: at a restart point where a State was recorded since the last write
 (so after every checkpoint State of the main run and of the control run) or where
 ``checkpoint_seconds`` have passed since the last write, provided ``WRITE_SPACING`` times the
-duration of the last write has passed since it ended (the file holds every State so far, and
-a run that records a State every 0.2 s would otherwise spend more time writing than
-integrating: the spacing keeps writing below about 2 % of the run); a State whose write was
-held back is written at the next restart point that allows it. On KeyboardInterrupt the run
-writes its latest restart point and re-raises. Writes are atomic (a temporary file in the same
+duration of the last write has passed since it ended; a State whose write was held back is
+written at the next restart point that allows it. (The file holds every State so far: on the
+default problem to log10 L = -1e100, writing it at each of the 203 restart points that
+follow a State took 10 % of the run; spaced, 32 writes took 2.6 %.) On KeyboardInterrupt the
+run writes its latest restart point and re-raises. Writes are atomic (a temporary file in the same
 directory, fsync, ``os.replace``): whenever the process is killed, PATH holds the last
 complete write, never a partial one. A run killed at any moment so loses at most the work
 since its last write.
