@@ -8,10 +8,12 @@ uninterrupted run itself continues from the same exact snapshot at every restart
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import extprec
 import extprec.cli
 from extprec import datasets, driver, resume, results_io
 from extprec.levels import LossLevel
+from extprec.solvers.float64_integrator import Float64Integrator
 from extprec.solvers.multiprecision_integrator import MultiprecisionIntegrator
 
 SCALARS = ("log10_loss", "sigma", "tau", "log10_t", "min_margin")
@@ -223,6 +226,32 @@ def test_writes_follow_checkpoint_states_and_spacing(tmp_path, monkeypatch):
     # the control run: its start and each of the 6 levels before the last; the trajectory
     assert seen == ([("main", k) for k in range(7)] + [("control", 7)] * 7
                     + [("finished", 7)])
+
+
+def test_ctrl_c_inside_a_float64_kernel_is_a_keyboard_interrupt():
+    """SIGINT while a Numba kernel runs (one call of about 2 s at N = 120, d = 200) reaches
+    the caller as KeyboardInterrupt, which solve handles (Numba reports the pending interrupt
+    as a SystemError caused by it)."""
+    problem = datasets.sparse_teacher(n_samples=120, n_features=200)
+    integrator = Float64Integrator(problem, 1e-10)
+    armed = threading.Event()  # a late signal must not stop the test session
+
+    def handler(signum, frame):
+        if armed.is_set():
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        armed.set()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            integrator.advance(LossLevel.parse("-1e300"), None, 2048)  # one kernel call
+    finally:
+        armed.clear()
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert integrator.n_steps == 0  # raised out of the kernel call, not after it
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ backend:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -63,6 +64,20 @@ def single_threaded_blas():
     return _BLAS[0].limit(limits=1)
 
 
+@contextlib.contextmanager
+def kernel_call():
+    """The context of every call of a Numba kernel: :func:`single_threaded_blas`, and a
+    Ctrl-C during the call raised as the KeyboardInterrupt it is (Numba reports the pending
+    interrupt as a SystemError "returned a result with an exception set", caused by it)."""
+    with single_threaded_blas():
+        try:
+            yield
+        except SystemError as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            raise
+
+
 class Float64Integrator:
     """Float64 Radau IIA integration of the reduced dynamics of ``problem``."""
 
@@ -77,7 +92,7 @@ class Float64Integrator:
                        mc.loss_code, mc.float_params)
         n = problem.n_samples
         self.n = n
-        with single_threaded_blas():
+        with kernel_call():
             ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
         if not ok:
             raise FloatingPointError(
@@ -87,7 +102,7 @@ class Float64Integrator:
         # With the ell clock anchored at sigma0 the initial state must evaluate, and float64
         # must resolve it by the kernel's own criterion (margins of 1e89 from an unbalanced
         # alpha = 1e22 do not, and the clock sigma - sigma0 is then rounding noise).
-        with single_threaded_blas():
+        with kernel_call():
             ok, *_, resolution = kernel.evaluate_state(np.zeros(n + 1), *self._model,
                                                        self.sigma0)
         if not ok or not resolution <= math.sqrt(self.rtol):
@@ -108,7 +123,7 @@ class Float64Integrator:
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, y):
-        with single_threaded_blas():
+        with kernel_call():
             return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
 
     def sigma_of(self, y) -> float:
@@ -135,7 +150,7 @@ class Float64Integrator:
         cap = max(1, min(max_steps, HISTORY_CHUNK) if record else max_steps)
         n1 = self.n + 1
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
-        with single_threaded_blas():
+        with kernel_call():
             out = kernel.radau_integrate(
                 np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0),
                 float(ell_bound), float(sigma_stop), float(log_t_stop), cap, self.rtol,
