@@ -69,12 +69,12 @@ OUTCOMES = ("confirmed", "unconfirmed", "stopped", "refused", "known bug", "fail
 KNOWN_BUGS = (
     ("ZeroDivisionError", "matrix is singular"),  # arb shifted matrix (radau.py)
     ("ValueError", "cannot convert float NaN to integer"),  # arb start at huge margins
-    ("ValueError", "man_exp requires an exact, finite value"),  # arb State, min margin 0
     ("RuntimeError", "landing step failed"),  # arb landing (multiprecision_integrator.py)
     ("LinAlgError", "SVD did not converge"),  # arb stage projection
 )
-# The one known invariant violation: float64 States of data whose minimum margin is exactly 0
-# (a zero sample) have beta_normalized = beta / 0 = NaN (test_zero_minimum_margin_has_no_nan).
+# The one known invariant violation: States (float64 and arb) of data whose minimum margin is
+# exactly 0 (a zero sample) have beta_normalized = beta / 0 = NaN
+# (test_zero_minimum_margin_has_no_nan).
 ZERO_MARGIN_NAN = " at a zero minimum margin"
 DOCUMENTED_STOPS = ("precision exhausted", "max steps", "step too small", "not finite")
 RUN_TIME_LIMIT = 120.0  # s; a run under test that takes longer counts as a hang
