@@ -15,6 +15,7 @@ from . import limits as limits
 from .driver import solve as solve
 from .problem import Problem as Problem
 from .problem import Separability as Separability
+from .resume import ResumeError as ResumeError
 from .results_io import load as load
 from .results_io import save as save
 from .trajectory import State as State
@@ -22,5 +23,5 @@ from .trajectory import Trajectory as Trajectory
 
 __version__ = "0.1.0"
 
-__all__ = ["Problem", "Separability", "State", "Trajectory", "datasets", "limits", "load", "save",
-           "solve", "__version__"]
+__all__ = ["Problem", "ResumeError", "Separability", "State", "Trajectory", "datasets", "limits",
+           "load", "save", "solve", "__version__"]

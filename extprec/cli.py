@@ -23,6 +23,7 @@ import sys
 import textwrap
 import time
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -30,7 +31,9 @@ import numpy as np
 
 import extprec
 from extprec import datasets
+from extprec import resume as checkpoint_files
 from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL, MAX_RTOL, MIN_RTOL, check_arguments
+from extprec.levels import _compact as _compact_level
 from extprec.progress import CostLog, ProgressBar, chain
 from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED
 
@@ -79,7 +82,9 @@ output:
   --out PATH writes the trajectory as an extprec results file (JSON, exact: load it
   with extprec.load(PATH) or draw it with 'extprec plot PATH'); it includes the
   precision and cost along the run (stats["cost"]: log10 sigma, bits, steps and
-  seconds at every progress report). --figure FIGURE.png draws the run: the
+  seconds at every progress report). The file is written as the run goes (status
+  'in progress', the checkpoints so far and what the run needs to continue: see
+  'saving progress and resuming' below). --figure FIGURE.png draws the run: the
   distances to the l1 and l2 limits, the precision, the steps and the seconds
   against log10 log10(1/L) ('extprec plot PATH' draws it again from the file).
 
@@ -91,9 +96,19 @@ progress:
   precision grows. Nothing is drawn when stderr is not a terminal or with
   --no-progress.
 
-interrupting (Ctrl-C):
-  The trajectory is assembled when the run ends, so an interrupted run has no
-  results to save: nothing is written, and the exit code is 130.
+saving progress and resuming (--out, --resume, Ctrl-C):
+  With --out PATH the run keeps PATH up to date: after every checkpoint row (of
+  the run and of its control run) and at least every minute, with writes spaced
+  to take a few percent of the run at most, each time atomically (a killed run
+  leaves the last complete file, never a partial one).
+  Ctrl-C saves the latest progress, prints how to continue and exits with 130.
+  'extprec run --resume PATH' continues the run saved in PATH, whether it was
+  interrupted or killed, with the problem and options stored there (other
+  problem, stop or tolerance options must agree with them), writing to PATH
+  (or to --out); it ends with exactly the results of an uninterrupted run. A
+  finished run is printed again without computing. The cost log of a resumed
+  run covers the part computed after the resume. Without --out nothing is
+  saved.
 
 status:
   reached              the stop level (or time) was reached.
@@ -115,7 +130,8 @@ examples:
   extprec run --dataset two_points --alpha 0.01 --checkpoints -1,-10,-100
   extprec run --dataset sparse_teacher --param n_samples=40 --param seed=1
   extprec run --data train.csv --loss logistic --t 1e50
-  extprec run --log10-loss -1e30 --out run.json --figure run.png"""
+  extprec run --log10-loss -1e30 --out run.json --figure run.png
+  extprec run --resume run.json"""
 
 SWEEP_EPILOG = DATA_FORMATS + """
 
@@ -172,7 +188,7 @@ class InputError(ValueError):
 API_OPTIONS = {"alpha": "--alpha", "depth": "--depth", "loss": "--loss",
                "reduction": "--reduction", "log10_loss": "--log10-loss", "t": "--t",
                "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps",
-               "shape": "--shape"}
+               "shape": "--shape", "checkpoint_path": "--out", "resume": "--resume"}
 _FIRST_NAME = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)")
 
 
@@ -283,7 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     output = run.add_argument_group("results, figure and progress")
     output.add_argument("--out", metavar="PATH", type=Path, default=None,
                         help="write the trajectory to PATH as an extprec results file "
-                             "(exact JSON; read it with extprec.load or 'extprec plot')")
+                             "(exact JSON; read it with extprec.load or 'extprec plot'), "
+                             "kept up to date as the run goes so that --resume PATH can "
+                             "continue it")
+    output.add_argument("--resume", metavar="PATH", type=Path, default=None,
+                        help="continue the run saved in PATH (by --out) with its problem and "
+                             "options, writing to PATH unless --out is given; the results "
+                             "are those of an uninterrupted run")
     output.add_argument("--figure", metavar="FIGURE.png", type=Path, default=None,
                         help="draw the run (distances to the limits, precision, steps and "
                              "seconds) to a PNG file (needs pip install 'extprec[plot]')")
@@ -424,6 +446,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(_join_numeric_values(argv))
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_INVALID
+    if args.command == "run" and args.resume is not None:
+        args.explicit = _explicit_options(argv)
     try:
         return args.handler(args)
     except BrokenPipeError:  # output piped into a program that stopped reading (e.g. head)
@@ -433,44 +457,112 @@ def main(argv=None) -> int:
 
 
 # -- extprec run ---------------------------------------------------------------------------
+# Options of `extprec run` that define the run (with --resume they must agree with the file).
+RUN_DEFINING_OPTIONS = {
+    "dataset": "--dataset", "data": "--data", "param": "--param", "depth": "--depth",
+    "alpha": "--alpha", "loss": "--loss", "reduction": "--reduction", "shape": "--shape",
+    "shape_minus": "--shape-minus", "log10_loss": "--log10-loss", "t": "--t",
+    "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps",
+    "float64_only": "--float64-only", "no_verify": "--no-verify"}
+
+
 def run_command(args) -> int:
+    out = args.out if args.out is not None else args.resume
     try:
-        problem, source = _problem_from_args(args)
-        stop = _stop_from_args(args)
-        options = {"rtol": args.rtol, "max_steps": args.max_steps,
-                   "multiprecision": not args.float64_only, "verify": not args.no_verify}
+        if args.resume is None:
+            problem, source = _problem_from_args(args)
+            stop = _stop_from_args(args)
+            options = {"rtol": args.rtol, "max_steps": args.max_steps,
+                       "multiprecision": not args.float64_only, "verify": not args.no_verify}
+            alpha = args.alpha
+        else:
+            problem, source, stop, options, alpha = _resumed_run(args)
         check_arguments(problem, **stop, **options)  # all input checked before any output
-        _check_output_path(args.out, "--out")
+        _check_output_path(out, "--out")
         if args.figure is not None:
             _check_output_path(args.figure, "--figure")
             _require_matplotlib("--figure")
-        _print_header(problem, source, args, stop)
+        _print_header(problem, source, alpha, stop, options["rtol"])
         cost = CostLog()
         start = time.perf_counter()
         with ProgressBar(stop.get("log10_loss"), enabled=None if args.progress else False) as bar:
-            trajectory = extprec.solve(problem, **stop, **options, progress=chain(bar, cost))
+            trajectory = extprec.solve(problem, **stop, **options, progress=chain(bar, cost),
+                                       checkpoint_path=out, resume=args.resume)
         elapsed = time.perf_counter() - start
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError) as exc:
         _error(_with_option(exc, args))
         return EXIT_INVALID
     except (RuntimeError, ArithmeticError) as exc:
         _error(f"the computation failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        _error("interrupted; nothing was saved (the trajectory is assembled when the run ends)")
+        if out is None or checkpoint_files.saved_phase(out) not in ("main", "control"):
+            _error("interrupted; nothing was saved (with --out PATH the run saves its progress "
+                   "as it goes)")
+        else:
+            _error(f"interrupted; progress saved in {out}: continue with 'extprec run --resume "
+                   f"{out}'")
         return EXIT_INTERRUPTED
-    trajectory.stats["cost"] = cost.as_dict()
+    if cost.steps or "cost" not in trajectory.stats:  # a finished run keeps its own log
+        trajectory.stats["cost"] = cost.as_dict()
     _print_table(trajectory)
     _print_status(trajectory, elapsed)
-    if args.out is not None:
-        extprec.save(trajectory, args.out)
-        print(f"results: {args.out}")
+    if out is not None:
+        checkpoint_files.update_finished(out, trajectory)
+        print(f"results: {out}")
     if args.figure is not None:
         from extprec import plotting
 
         plotting.save(plotting.run_overview(trajectory), args.figure)
         print(f"figure: {args.figure}")
     return EXIT_OK
+
+
+def _explicit_options(argv) -> set:
+    """The destinations of the options given on the command line of ``extprec run`` (not
+    defaulted): ``argv`` parsed again with every default suppressed."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in commands.choices["run"]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(_join_numeric_values(argv))))
+
+
+def _resumed_run(args):
+    """``(problem, source, stop, options, alpha text)`` of ``extprec run --resume PATH``: the
+    file's, or the command line's when it defines the run (solve then checks that they agree
+    with the file)."""
+    given = sorted(RUN_DEFINING_OPTIONS[d] for d in args.explicit if d in RUN_DEFINING_OPTIONS)
+    problem, arguments = checkpoint_files.saved_run(args.resume)
+    if given:
+        problem, source = _problem_from_args(args)
+        stop = _stop_from_args(args)
+        options = {"rtol": args.rtol, "max_steps": args.max_steps,
+                   "multiprecision": not args.float64_only, "verify": not args.no_verify,
+                   "backend": arguments["backend"]}
+        return problem, source, stop, options, args.alpha
+    stop = {key: _exact_text(arguments.pop(key)) for key in ("log10_loss", "t")
+            if key in arguments}
+    for key in ("checkpoints", "checkpoint_times"):
+        if key in arguments:
+            stop[key] = [_exact_text(value) for value in arguments.pop(key)]
+    return (problem, f"the run saved in {args.resume}", stop, arguments,
+            _exact_text(problem.alpha_exact))
+
+
+def _exact_text(value: Fraction):
+    """An exact rational as the decimal string the options take ("-1e100", "25e-1"), or the
+    Fraction itself when it has no finite decimal expansion (solve reads both exactly)."""
+    if value.denominator == 1:
+        return _compact_level(value)
+    twos = (value.denominator & -value.denominator).bit_length() - 1
+    rest, fives = value.denominator >> twos, 0
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        return value
+    exponent = max(twos, fives)
+    return f"{value.numerator * 10**exponent // value.denominator}e-{exponent}"
 
 
 def _check_output_path(path, option) -> None:
@@ -740,19 +832,19 @@ def fmt(value, digits: int = 10) -> str:
     return mpmath.nstr(value, max(1, digits))
 
 
-def _print_header(problem, source, args, stop) -> None:
+def _print_header(problem, source, alpha, stop, rtol) -> None:
     print(f"extprec {extprec.__version__}: gradient flow of a diagonal linear network")
     print(f"problem: {source}")
     print(f"  N = {problem.n_samples} samples, d = {problem.n_features} features, "
-          f"depth D = {problem.depth}, alpha = {args.alpha}, loss = {problem.loss}, "
+          f"depth D = {problem.depth}, alpha = {alpha}, loss = {problem.loss}, "
           f"reduction = {problem.reduction}")
     _print_wrapped("separability: " + problem.separability().message, indent="  ")
     print(f"  initial loss: log10 L(0) = {problem.initial_log_loss() / math.log(10):.10g}")
     target = (f"log10 loss = {stop['log10_loss']}" if "log10_loss" in stop
               else f"t = {stop['t']}")
-    levels = ", ".join(stop["checkpoints"]) if "checkpoints" in stop else (
+    levels = ", ".join(map(str, stop["checkpoints"])) if "checkpoints" in stop else (
         "every decade of log10(1/L) (about 100 beyond 10^-(10^120))")
-    print(f"stop: {target}; checkpoints: {levels}; rtol = {args.rtol:g}")
+    print(f"stop: {target}; checkpoints: {levels}; rtol = {rtol:g}")
     print()
 
 

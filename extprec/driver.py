@@ -5,19 +5,22 @@ events and statuses. It asks an integrator (``extprec.solvers``) to advance unti
 level and lands exactly on each level passed. It starts in float64 (Numba) and, when float64
 no longer resolves the softmax weights (or its step size reaches the spacing of floats),
 hands the exact state to the multiprecision integrator, which raises its precision as sigma
-grows.
+grows. Along the way it passes restart points, where the integrator continues from its own
+exact snapshot and where a checkpoint file may be written (:mod:`extprec.resume`).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
 import numpy as np
 
+from . import resume as checkpoint_files
 from . import verification
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
@@ -43,6 +46,9 @@ CONTROL_STEP_BUDGET = 10  # a control run may take this many times max_steps
 # Accepted steps between progress reports: the float64 integrator restarts its kernel every
 # HISTORY_CHUNK steps anyway, so reporting at multiples of it leaves the steps unchanged.
 PROGRESS_STEPS = {"float64": HISTORY_CHUNK, "arb": 4}
+# Multiprecision steps between restart points (extprec.resume; float64 has one after every
+# kernel call). A restart costs one model evaluation, and a step tens of them.
+RESTART_STEPS = 4
 
 STATUS = {
     "max steps": STATUS_MAX_STEPS,
@@ -55,7 +61,8 @@ STATUS = {
 def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
           multiprecision: bool = True, backend: str = "auto", verify: bool = True,
-          progress=None) -> Trajectory:
+          progress=None, checkpoint_path=None, resume=None,
+          checkpoint_seconds: float = checkpoint_files.DEFAULT_CHECKPOINT_SECONDS) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -106,6 +113,29 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         see ``HISTORY_CHUNK``). If the callable has an attribute ``control``, that is called
         the same way during the control run of ``verify``. :mod:`extprec.progress` has a
         progress bar and a cost log.
+    checkpoint_path : str or path, optional
+        Keep a checkpoint file here, updated as the run goes: a results file
+        (:func:`extprec.load` reads it; status "in progress" until the run ends, then the
+        trajectory) with the data to continue the run. It is written after every checkpoint
+        State of the main and the control run and at least every ``checkpoint_seconds``, at
+        the restart points of the run (every float64 kernel call, every
+        :data:`RESTART_STEPS` multiprecision steps, every landing), atomically (a killed run
+        leaves the last complete write), with writes spaced to take a few percent of the
+        run time at most; on KeyboardInterrupt the latest restart point is written before the
+        exception propagates. See :mod:`extprec.resume`.
+    resume : str or path, optional
+        Continue the run saved in this checkpoint file (written with ``checkpoint_path``);
+        ``problem`` and the other arguments must be those of that run (a mismatch is a
+        ``ValueError`` naming what differs). A finished run is returned from the file without
+        computing. The result is identical to the uninterrupted run's, States bit for bit:
+        every run, with or without a file, continues from its own exact snapshot at each
+        restart point, and a resumed run continues from the same snapshot read back
+        (:mod:`extprec.resume`). ``Trajectory.state_at`` of a resumed run lands only after
+        the resume point. Pass ``checkpoint_path`` too (usually the same path) to keep
+        saving progress.
+    checkpoint_seconds : float
+        Longest wall time between two writes of the checkpoint file during long stretches
+        without checkpoint States (default 60 s; a write waits for the next restart point).
 
     Returns
     -------
@@ -117,7 +147,10 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     ------
     TypeError, ValueError
         Before any integration, for every invalid argument (see :func:`check_arguments`); the
-        message names the problem and the fix.
+        message names the problem and the fix. ``FileNotFoundError`` when ``resume`` names
+        no file.
+    KeyboardInterrupt
+        Propagated after the checkpoint file (if any) was brought up to date.
     """
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable progress(sigma, bits, steps) or None; got "
@@ -125,36 +158,70 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
                            checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
                            multiprecision=multiprecision, backend=backend, verify=verify)
-    stop, stop_time = args.stop, args.stop_time
-    integrator = _first_integrator(problem, rtol, multiprecision, backend)
-    sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
-        integrator.sigma0.mid())
-    _check_reachable(problem, sigma0, args.named_loss_levels())
-    if args.checkpoints is not None:
-        loss_levels = [level for _, level in args.checkpoints]
-    else:  # every decade up to the stop (and short of the infimum); none without a stop
-        loss_levels = (default_loss_levels(sigma0, stop, -problem.infimum_log_loss())
-                       if stop is not None or stop_time is not None else [])
-    time_levels = sorted(args.checkpoint_times, key=TimeLevel.sort_key)
-    loss_levels = sorted((lv for lv in loss_levels
-                          if stop is None or lv.sort_key() < stop.sort_key()),
-                         key=LossLevel.sort_key)
-    if stop_time is not None:
-        time_levels = [lv for lv in time_levels if lv.sort_key() < stop_time.sort_key()]
+    _check_checkpoint_options(checkpoint_path, resume, checkpoint_seconds)
+    header = checkpoint_files.Header.of(problem, checkpoint_files.run_arguments(
+        args, rtol=rtol, max_steps=max_steps, multiprecision=multiprecision, backend=backend,
+        verify=verify), {"restart_steps": RESTART_STEPS, "float64_restart_steps": HISTORY_CHUNK})
+    saved = checkpoint_files.read(resume, header) if resume is not None else None
+    writer = None
+    if checkpoint_path is not None:
+        checkpoint_files.check_overwrite(checkpoint_path, resume)
+        writer = checkpoint_files.CheckpointWriter(checkpoint_path, header, checkpoint_seconds,
+                                                   _stats)
+    if saved is not None and saved.phase == "finished":
+        if writer is not None and not checkpoint_files.same_file(checkpoint_path, resume):
+            writer.finish(saved.trajectory)
+        return saved.trajectory
+    try:
+        return _solve(problem, args, rtol, int(max_steps), multiprecision, backend, verify,
+                      progress, saved, writer)
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.write_latest()
+        raise
 
-    run = _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
-                     int(max_steps), multiprecision, progress)
+
+def _solve(problem, args, rtol, max_steps, multiprecision, backend, verify, progress, saved,
+           writer) -> Trajectory:
+    """:func:`solve` after its checks: the main run, the control run, the trajectory (from
+    the start, or from the checkpoint file read into ``saved``)."""
+    stop, stop_time = args.stop, args.stop_time
+    if saved is None:
+        integrator = _first_integrator(problem, rtol, multiprecision, backend)
+        sigma0 = integrator.sigma0 if isinstance(integrator.sigma0, float) else float(
+            integrator.sigma0.mid())
+        _check_reachable(problem, sigma0, args.named_loss_levels())
+        if args.checkpoints is not None:
+            loss_levels = [level for _, level in args.checkpoints]
+        else:  # every decade up to the stop (and short of the infimum); none without a stop
+            loss_levels = (default_loss_levels(sigma0, stop, -problem.infimum_log_loss())
+                           if stop is not None or stop_time is not None else [])
+        time_levels = sorted(args.checkpoint_times, key=TimeLevel.sort_key)
+        loss_levels = sorted((lv for lv in loss_levels
+                              if stop is None or lv.sort_key() < stop.sort_key()),
+                             key=LossLevel.sort_key)
+        if stop_time is not None:
+            time_levels = [lv for lv in time_levels if lv.sort_key() < stop_time.sort_key()]
+        main = _Loop([integrator], loss_levels, time_levels, [], max_steps)
+    if saved is None or saved.phase == "main":
+        main = main if saved is None else _Loop(**saved.loop)
+        run = _integrate(problem, main, stop, stop_time, multiprecision, progress,
+                         _restart_hook(writer, "main"))
+        control = None
+    else:
+        run, control = _Run(**saved.main_run), _Loop(**saved.loop)
     records = run.records
     if verify:
-        records = _verify(problem, run, rtol, int(max_steps), backend,
-                          getattr(progress, "control", None))
+        records = _verify(problem, run, rtol, max_steps, backend,
+                          getattr(progress, "control", None), control,
+                          _restart_hook(writer, "control", run))
     else:
         records = [(level, verification.unverified(state, rtol)) for level, state in records]
     final = records[-1][1]
     # a run that stopped early ends with its last resolved state, which is no checkpoint
     recorded = records if run.final_on_record else records[:-1]
     states = sorted((state for _, state in recorded), key=lambda s: s.ell)
-    return Trajectory(
+    trajectory = Trajectory(
         problem=problem,
         checkpoints=states,
         final=final,
@@ -163,8 +230,79 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         n_steps=sum(seg.n_steps for seg in run.segments),
         stats=_stats(run.segments),
         rtol=float(rtol),
-        _segments=run.segments,
+        _segments=run.segments if saved is None else [saved.boundary] + run.segments,
     )
+    if writer is not None:
+        writer.finish(trajectory)
+    return trajectory
+
+
+def _check_checkpoint_options(checkpoint_path, resume, checkpoint_seconds) -> None:
+    for name, value in (("checkpoint_path", checkpoint_path), ("resume", resume)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a file path (str or os.PathLike) or None; got "
+                            f"{type(value).__name__}; pass e.g. {name}='run.json'")
+    if checkpoint_path is not None:
+        path = os.fspath(checkpoint_path)
+        if os.path.isdir(path):
+            raise ValueError(f"checkpoint_path {path!r} is a directory; give a file name, e.g. "
+                             f"{os.path.join(path, 'run.json')!r}")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise ValueError(f"checkpoint_path {path!r}: the directory {parent!r} does not "
+                             "exist; create it or write somewhere else")
+    if (isinstance(checkpoint_seconds, (bool, np.bool_))
+            or not isinstance(checkpoint_seconds, numbers.Real)
+            or not checkpoint_seconds > 0):
+        raise ValueError(f"checkpoint_seconds must be a number of seconds > 0 (got "
+                         f"{checkpoint_seconds!r}); pass e.g. checkpoint_seconds=60")
+
+
+@dataclass
+class _Loop:
+    """The state of :func:`_integrate` between two steps: the integration segments (the
+    integrator in use last), the levels still to land on, the records so far and the step
+    budget left."""
+
+    segments: list
+    loss_levels: list
+    time_levels: list
+    records: list
+    remaining: int
+
+
+def _restart_hook(writer, phase, main_run=None):
+    """What :func:`_integrate` calls at each restart point: the checkpoint writer's record
+    of it (None without a file)."""
+    if writer is None:
+        return None
+    return lambda loop, snapshot: writer.restart_point(phase, loop, snapshot, main_run)
+
+
+def _restart(loop, notify) -> None:
+    """A restart point (:mod:`extprec.resume`): the integrator continues from its own exact
+    snapshot, exactly as a run resumed from a file of this point does."""
+    integrator = loop.segments[-1]
+    snapshot = integrator.snapshot()
+    integrator.restore(snapshot)
+    if notify is not None:
+        notify(loop, snapshot)
+
+
+def _budget(integrator, remaining, progress) -> int:
+    """Steps for one ``advance``: one float64 kernel call, or up to the next multiple of
+    RESTART_STEPS multiprecision steps; fewer for progress reports or the budget left."""
+    if integrator.backend == "float64":
+        steps = HISTORY_CHUNK
+    else:
+        steps = RESTART_STEPS - integrator.n_steps % RESTART_STEPS
+    if progress is not None:
+        steps = min(steps, PROGRESS_STEPS[integrator.backend])
+    return min(remaining, steps)
+
+
+def _at_restart_point(integrator) -> bool:
+    return integrator.backend == "float64" or integrator.n_steps % RESTART_STEPS == 0
 
 
 @dataclass
@@ -180,27 +318,30 @@ class _Run:
     segments: list
 
 
-def _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_time,
-               max_steps, multiprecision, progress=None) -> _Run:
-    """The driver loop: advance, land on every level passed, hand float64 over to
-    multiprecision when it is exhausted; report to ``progress`` (see :func:`solve`)."""
-    loss_levels, time_levels = list(loss_levels), list(time_levels)
-    segments = [integrator]
-    records = []
-    remaining = max_steps
+def _integrate(problem, loop, stop, stop_time, multiprecision, progress=None,
+               notify=None) -> _Run:
+    """The driver loop on ``loop`` (a :class:`_Loop`, updated in place): advance, land on every
+    level passed, hand float64 over to multiprecision when it is exhausted, restart at every
+    restart point (and tell ``notify(loop, snapshot)``); report to ``progress`` (see
+    :func:`solve`)."""
+    segments, records = loop.segments, loop.records
+    loss_levels, time_levels = loop.loss_levels, loop.time_levels
+    _restart(loop, notify)
     while True:
+        integrator = segments[-1]
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
         before = integrator.n_steps
-        budget = remaining if progress is None else min(remaining,
-                                                        PROGRESS_STEPS[integrator.backend])
-        outcome = integrator.advance(next_loss, next_time, budget)
-        remaining -= integrator.n_steps - before
+        outcome = integrator.advance(next_loss, next_time,
+                                     _budget(integrator, loop.remaining, progress))
+        loop.remaining -= integrator.n_steps - before
         if progress is not None:
             progress(_current_sigma(integrator), integrator.precision_bits,
                      sum(seg.n_steps for seg in segments))
-            if outcome == "max steps" and remaining > 0:
-                continue
+        if outcome == "max steps" and loop.remaining > 0:
+            if _at_restart_point(integrator):
+                _restart(loop, notify)
+            continue
         if outcome == "event":
             for pending in (loss_levels, time_levels):
                 while pending and integrator.passed(pending[0]):
@@ -214,15 +355,15 @@ def _integrate(problem, integrator, rtol, loss_levels, time_levels, stop, stop_t
             if not loss_levels and not time_levels and stop is None and stop_time is None:
                 records.sort(key=lambda record: record[1].ell)
                 return _Run(records, True, STATUS_REACHED, segments)
-            if remaining <= 0:
+            if loop.remaining <= 0:
                 return _last_state(records, integrator, STATUS_MAX_STEPS, segments)
+            _restart(loop, notify)
             continue
         if (outcome in ("precision exhausted", "step too small") and multiprecision
                 and isinstance(integrator, Float64Integrator)):
-            integrator = MultiprecisionIntegrator(
-                problem, rtol, [float(v) for v in integrator.y], integrator.h,
-                integrator.sigma0, bits_for(integrator.amplification(), rtol))
-            segments.append(integrator)
+            segments.append(MultiprecisionIntegrator(
+                problem, integrator.rtol, [float(v) for v in integrator.y], integrator.h,
+                integrator.sigma0, bits_for(integrator.amplification(), integrator.rtol)))
             continue
         return _last_state(records, integrator, STATUS[outcome], segments)
 
@@ -242,18 +383,21 @@ def _exact_fraction(value) -> Fraction:
     return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
 
 
-def _verify(problem, run, rtol, max_steps, backend, progress=None) -> list:
+def _verify(problem, run, rtol, max_steps, backend, progress=None, loop=None,
+            notify=None) -> list:
     """The records of ``run`` with their digits checked by a control run
     (:mod:`extprec.verification`): the problem integrated again at a tighter tolerance and
-    landed on the same levels."""
+    landed on the same levels (continuing ``loop``, the control run of a resumed run, if
+    given)."""
     tight = verification.control_rtol(rtol, MIN_RTOL)
-    loss = sorted({lv for lv, _ in run.records if isinstance(lv, LossLevel)},
-                  key=LossLevel.sort_key)
-    times = sorted({lv for lv, _ in run.records if isinstance(lv, TimeLevel)},
-                   key=TimeLevel.sort_key)
-    integrator = _first_integrator(problem, tight, True, backend)
-    control = _integrate(problem, integrator, tight, loss, times, None, None,
-                         CONTROL_STEP_BUDGET * max_steps, True, progress)
+    if loop is None:
+        loss = sorted({lv for lv, _ in run.records if isinstance(lv, LossLevel)},
+                      key=LossLevel.sort_key)
+        times = sorted({lv for lv, _ in run.records if isinstance(lv, TimeLevel)},
+                       key=TimeLevel.sort_key)
+        loop = _Loop([_first_integrator(problem, tight, True, backend)], loss, times, [],
+                     CONTROL_STEP_BUDGET * max_steps)
+    control = _integrate(problem, loop, None, None, True, progress, notify)
     at_level = {level: state for level, state in control.records[: len(control.records)
                                                                   - (not control.final_on_record)]}
     return [(level, verification.verified(state, at_level.get(level), rtol, tight))

@@ -53,6 +53,7 @@ file that is not a complete, well-formed results file of a version it understand
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import math
 import os
@@ -111,6 +112,15 @@ def save(trajectory, path) -> None:
 def dumps(trajectory) -> bytes:
     """The bytes :func:`save` writes for ``trajectory`` (UTF-8 JSON, deterministic); for
     stores that keep many results, such as a sweep's (:mod:`extprec.sweep`)."""
+    text = json.dumps(_document(trajectory), sort_keys=True, indent=1, separators=(",", ": "),
+                      ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+def _document(trajectory, encode_state=None) -> dict:
+    """The JSON document of ``trajectory``; ``encode_state(state, where)`` gives the entry of
+    each State (default: :func:`_encode_state`; checkpoint files put cached text there,
+    :mod:`extprec.resume`)."""
     from .problem import Problem
     from .trajectory import Trajectory
 
@@ -119,9 +129,10 @@ def dumps(trajectory) -> bytes:
     if not isinstance(trajectory.problem, Problem):
         raise TypeError("the trajectory's problem is not an extprec.Problem; "
                         f"got {type(trajectory.problem).__name__}")
+    encode_state = encode_state or _encode_state
     checkpoints = list(trajectory.checkpoints)
     final_index = next((i for i, s in enumerate(checkpoints) if s is trajectory.final), None)
-    document = {
+    return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "versions": _versions(),
@@ -131,16 +142,20 @@ def dumps(trajectory) -> bytes:
         "message": str(trajectory.message),
         "n_steps": int(trajectory.n_steps),
         "stats": _jsonable(trajectory.stats, "stats"),
-        "checkpoints": [_encode_state(s, f"checkpoints[{i}]") for i, s in enumerate(checkpoints)],
+        "checkpoints": [encode_state(s, f"checkpoints[{i}]") for i, s in enumerate(checkpoints)],
         "final": ({"checkpoint": final_index} if final_index is not None
-                  else {"state": _encode_state(trajectory.final, "final")}),
+                  else {"state": encode_state(trajectory.final, "final")}),
     }
-    text = json.dumps(document, sort_keys=True, indent=1, separators=(",", ": "),
-                      ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
 
 
 def _versions() -> dict:
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict:
+    """The recorded versions, read once per process (reading package metadata takes about
+    3 ms per package, which checkpoint files written every second would pay each time)."""
     from . import __version__
 
     versions = {"extprec": __version__, "python": platform.python_version()}
@@ -322,16 +337,18 @@ def load(path):
     return loads(data, repr(name))
 
 
-def loads(data: bytes, source: str = "the given bytes"):
-    """:func:`load` from the bytes of a results file; ``source`` names them in errors."""
+def loads(data: bytes, source: str = "the given bytes", *, problem=None):
+    """:func:`load` from the bytes of a results file; ``source`` names them in errors. With
+    ``problem`` the trajectory gets that Problem instead of one rebuilt from the file (whose
+    problem the caller has checked to be the same, as :mod:`extprec.resume` does)."""
     try:
-        return _load_document(data)
+        return _load_document(data, problem)
     except _Invalid as exc:
         raise ValueError(f"cannot load extprec results from {source}: {exc.what}; "
                          f"{exc.hint}") from None
 
 
-def _load_document(data):
+def _load_document(data, problem=None):
     document = _parse_json(data)
     if not isinstance(document, dict) or "format" not in document:
         raise _Invalid(f"it is JSON ({_json_type(document)}) but not an extprec results file (no "
@@ -349,7 +366,7 @@ def _load_document(data):
             f"it was written in results format version {version} (by extprec "
             f"{_short(written_by)}), newer than version {FORMAT_VERSION} that this extprec "
             f"reads", "upgrade extprec to load it")
-    return _decode_trajectory(document)
+    return _decode_trajectory(document, problem)
 
 
 def _parse_json(data):
@@ -384,10 +401,11 @@ def _unique_keys(pairs):
     return result
 
 
-def _decode_trajectory(doc):
+def _decode_trajectory(doc, problem=None):
     from .trajectory import Trajectory
 
-    problem = _decode_problem(_get(doc, "problem", dict, ""))
+    if problem is None:
+        problem = _decode_problem(_get(doc, "problem", dict, ""))
     contexts = {}
     checkpoints = [_decode_state(s, f"checkpoints[{i}]", problem, contexts)
                    for i, s in enumerate(_get(doc, "checkpoints", list, ""))]

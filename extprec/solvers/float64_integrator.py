@@ -15,6 +15,7 @@ backend:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -63,6 +64,20 @@ def single_threaded_blas():
     return _BLAS[0].limit(limits=1)
 
 
+@contextlib.contextmanager
+def kernel_call():
+    """The context of every call of a Numba kernel: :func:`single_threaded_blas`, and a
+    Ctrl-C during the call raised as the KeyboardInterrupt it is (Numba reports the pending
+    interrupt as a SystemError "returned a result with an exception set", caused by it)."""
+    with single_threaded_blas():
+        try:
+            yield
+        except SystemError as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            raise
+
+
 class Float64Integrator:
     """Float64 Radau IIA integration of the reduced dynamics of ``problem``."""
 
@@ -77,7 +92,7 @@ class Float64Integrator:
                        mc.loss_code, mc.float_params)
         n = problem.n_samples
         self.n = n
-        with single_threaded_blas():
+        with kernel_call():
             ok, *_, sc, _ = kernel.evaluate_state(np.zeros(n + 1), *self._model, -math.inf)
         if not ok:
             raise FloatingPointError(
@@ -87,7 +102,7 @@ class Float64Integrator:
         # With the ell clock anchored at sigma0 the initial state must evaluate, and float64
         # must resolve it by the kernel's own criterion (margins of 1e89 from an unbalanced
         # alpha = 1e22 do not, and the clock sigma - sigma0 is then rounding noise).
-        with single_threaded_blas():
+        with kernel_call():
             ok, *_, resolution = kernel.evaluate_state(np.zeros(n + 1), *self._model,
                                                        self.sigma0)
         if not ok or not resolution <= math.sqrt(self.rtol):
@@ -108,7 +123,7 @@ class Float64Integrator:
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, y):
-        with single_threaded_blas():
+        with kernel_call():
             return kernel.evaluate_state(np.ascontiguousarray(y), *self._model, self.sigma0)
 
     def sigma_of(self, y) -> float:
@@ -135,7 +150,7 @@ class Float64Integrator:
         cap = max(1, min(max_steps, HISTORY_CHUNK) if record else max_steps)
         n1 = self.n + 1
         buffers = (np.empty(cap), np.empty(cap), np.empty((cap, n1)), np.empty((cap, n1, 3)))
-        with single_threaded_blas():
+        with kernel_call():
             out = kernel.radau_integrate(
                 np.ascontiguousarray(y0, dtype=np.float64), float(ell0), float(h0),
                 float(ell_bound), float(sigma_stop), float(log_t_stop), cap, self.rtol,
@@ -345,6 +360,45 @@ class Float64Integrator:
         if self.landing_digits < state.digits:
             state = dataclasses.replace(state, digits=self.landing_digits)
         return state
+
+    # -- snapshots (extprec.resume) --------------------------------------------------------
+    def snapshot(self) -> dict:
+        """What the integration continues from between two kernel calls (each call starts
+        afresh from ``(y, ell, h)``: Jacobian, controller memory and predictor are rebuilt),
+        as floats and ints in new containers, with the last stored step (where a level not
+        yet passed may be bracketed), the step count and counters. :meth:`restore` continues
+        from it; :mod:`extprec.resume` writes it to files."""
+        history = []
+        if self.hist_ell:
+            history = [(float(self.hist_ell[-1][-1]), float(self.hist_h[-1][-1]),
+                        self.hist_y[-1][-1].copy(), self.hist_q[-1][-1].copy())]
+        return {"sigma0": self.sigma0, "y": self.y.copy(), "ell": self.ell, "h": self.h,
+                "n_steps": self.n_steps, "counters": [int(c) for c in self.counters],
+                "last_resolution": self.last_resolution, "history": history}
+
+    def restore(self, snapshot: dict) -> None:
+        """Continue from ``snapshot`` (:meth:`snapshot`); an empty history, as in a resumed
+        run, starts with the snapshot's last step."""
+        if snapshot["sigma0"] != self.sigma0:
+            raise ValueError(f"the snapshot starts at sigma_0 = {snapshot['sigma0']!r}, this "
+                             f"problem at {self.sigma0!r}: it belongs to another problem")
+        self.y = np.array(snapshot["y"], dtype=np.float64)
+        self.ell, self.h = float(snapshot["ell"]), float(snapshot["h"])
+        self.n_steps = int(snapshot["n_steps"])
+        self.counters = np.array(snapshot["counters"], dtype=np.int64)
+        self.last_resolution = float(snapshot["last_resolution"])
+        if not self.hist_ell:
+            for ell, h, y, q in snapshot["history"]:
+                for store, value in zip((self.hist_ell, self.hist_h, self.hist_y, self.hist_q),
+                                        (ell, h, y, q)):
+                    store.append(np.array([value], dtype=np.float64))
+
+    @classmethod
+    def resumed(cls, problem, rtol: float, snapshot: dict) -> "Float64Integrator":
+        """An integrator continuing from ``snapshot`` in a new process."""
+        integrator = cls(problem, rtol)
+        integrator.restore(snapshot)
+        return integrator
 
 
 def _scaled_margins(signed_X, signs, log_abs_beta):

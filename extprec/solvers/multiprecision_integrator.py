@@ -41,6 +41,8 @@ LANDING_DENSE_ITER = 60  # safeguarded Newton iterations on the dense output
 LANDING_DENSE_TOL = 1e-9  # in fractions of the step
 LANDING_SLACK = 1e-12  # relative to the landing step
 LANDING_SHORTFALL = 1e-6  # of the bracketing step; the dense output is off by about 1e-9
+# stored steps kept by a snapshot: the bracketing step of the next level and the one before it
+SNAPSHOT_HISTORY = 2
 
 
 MAX_START_RAISES = 16  # precision raises (each at least doubling or to the need) at t = 0
@@ -447,11 +449,86 @@ class MultiprecisionIntegrator:
     def state_at(self, level):
         return self.make_state(*self.land(level))
 
+    # -- snapshots (extprec.resume) ------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """What the integration continues from, between two steps, as exact values (arb
+        midpoints, floats, ints, in new lists): the model's precision and sigma_0, the
+        solver's state, clock, step size, controller memory, stage predictor and
+        float64-inverse flag, the last ``SNAPSHOT_HISTORY`` stored steps with their end values
+        (landing on a level reads the step that brackets it and the end of the one before),
+        the step count, counters and the precision schedule. :meth:`restore` continues from
+        it; :mod:`extprec.resume` writes it to files."""
+        solver = self.solver
+        with ctx.workprec(self.model.bits):
+            return {
+                "bits": self.model.bits,
+                "sigma0": self.sigma0 if isinstance(self.sigma0, float) else self.sigma0.mid(),
+                "y": [a.mid() for a in solver.y],
+                "tau": solver.tau.mid(),
+                "h_abs": solver.h_abs.mid(),
+                "h_abs_old": None if solver.h_abs_old is None else solver.h_abs_old.mid(),
+                "err_old": solver.err_old,
+                "last_step": _step_midpoints(solver.last_step),
+                "float64_inverse_failed": bool(solver._float64_inverse_failed),
+                "history": [_step_midpoints(s) for s in self.history[-SNAPSHOT_HISTORY:]],
+                "history_ends": [tuple(a.mid() for a in ends)
+                                 for ends in self.history_ends[-SNAPSHOT_HISTORY:]],
+                "n_steps": self.n_steps,
+                "counters": [int(c) for c in self.counters],
+                "bits_used": list(self.bits_used),
+            }
+
+    def restore(self, snapshot: dict) -> None:
+        """Continue from ``snapshot`` (:meth:`snapshot`): a new Radau solver on its state, with
+        its controller memory, predictor and flag; the model is rebuilt only when its
+        precision or sigma_0 differ. The last stored steps are replaced by the snapshot's
+        (an empty history, as in a resumed run, becomes just those)."""
+        bits, sigma0 = snapshot["bits"], snapshot["sigma0"]
+        with ctx.workprec(bits):
+            sigma0_arb = arb(sigma0) if isinstance(sigma0, float) else sigma0
+            if bits != self.model.bits or not sigma0_arb == self.model.sigma0:
+                self.model = ArbModel(self.problem, bits, sigma0=sigma0_arb)
+        self.sigma0 = sigma0
+        solver = RadauSolver(self.model, snapshot["y"], snapshot["tau"], snapshot["h_abs"],
+                             self.rtol)
+        solver.h_abs_old, solver.err_old = snapshot["h_abs_old"], snapshot["err_old"]
+        solver.last_step = snapshot["last_step"]
+        solver._float64_inverse_failed = snapshot["float64_inverse_failed"]
+        self.solver = solver
+        for stored, tail in ((self.history, snapshot["history"]),
+                             (self.history_ends, snapshot["history_ends"])):
+            del stored[max(0, len(stored) - len(tail)):]
+            stored.extend(tail)
+        self.n_steps = int(snapshot["n_steps"])
+        self.counters = np.array(snapshot["counters"], dtype=np.int64)
+        self.bits_used = list(snapshot["bits_used"])
+
+    @classmethod
+    def resumed(cls, problem, rtol: float, snapshot: dict) -> "MultiprecisionIntegrator":
+        """An integrator continuing from ``snapshot`` in a new process (its history starts
+        with the snapshot's last steps)."""
+        integrator = cls(problem, rtol, snapshot["y"], 0.0, snapshot["sigma0"],
+                         snapshot["bits"])
+        integrator.restore(snapshot)
+        return integrator
+
+
+def _step_midpoints(step):
+    """``step`` with every number replaced by its exact midpoint (None stays None)."""
+    if step is None:
+        return None
+    mids = lambda values: [a.mid() for a in values]  # noqa: E731
+    return Step(step.tau.mid(), step.h.mid(), mids(step.y), [mids(q) for q in step.Q],
+                step.log_s0.mid(), step.q0.mid())
+
 
 def _arb_to_mpf(mctx, a: arb):
-    """Exact mpf of the midpoint of ``a``."""
+    """Exact mpf of the midpoint of ``a`` (nan or an infinity when it is not finite, as
+    ``beta / min margin`` at t = 0, where the margins are 0)."""
     mid = a.mid()
     if mid == 0:
         return mctx.zero
+    if not mid.is_finite():
+        return mctx.nan if mid.is_nan() else (mctx.inf if mid > 0 else mctx.ninf)
     man, exp = mid.man_exp()
     return mctx.mpf((int(man), int(exp)))
