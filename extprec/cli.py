@@ -35,7 +35,7 @@ from extprec import resume as checkpoint_files
 from extprec.driver import DEFAULT_MAX_STEPS, DEFAULT_RTOL, MAX_RTOL, MIN_RTOL, check_arguments
 from extprec.levels import _compact as _compact_level
 from extprec.progress import CostLog, ProgressBar, chain
-from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED
+from extprec.trajectory import STATUS_PRECISION, STATUS_REACHED, STATUS_TIME_LIMIT
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -188,7 +188,8 @@ class InputError(ValueError):
 API_OPTIONS = {"alpha": "--alpha", "depth": "--depth", "loss": "--loss",
                "reduction": "--reduction", "log10_loss": "--log10-loss", "t": "--t",
                "checkpoints": "--checkpoints", "rtol": "--rtol", "max_steps": "--max-steps",
-               "shape": "--shape", "checkpoint_path": "--out", "resume": "--resume"}
+               "shape": "--shape", "checkpoint_path": "--out", "resume": "--resume",
+               "max_seconds": "--max-seconds"}
 _FIRST_NAME = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)")
 
 
@@ -292,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--float64-only", action="store_true",
                       help="stop where float64 can no longer resolve the margins (status "
                            "'precision exhausted') instead of continuing in multiprecision")
+    stop.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                      help="wall-clock budget of the run: when it runs out the run stops with "
+                           "status 'time limit' and prints what it has; with --out the file "
+                           "stays resumable ('extprec run --resume PATH' continues it)")
     stop.add_argument("--no-verify", action="store_true",
                       help="skip the control run at rtol/100 that checks the digits of every "
                            "row (about half the run time); the digits column then shows the "
@@ -477,7 +482,8 @@ def run_command(args) -> int:
             alpha = args.alpha
         else:
             problem, source, stop, options, alpha = _resumed_run(args)
-        check_arguments(problem, **stop, **options)  # all input checked before any output
+        # all input checked before any output
+        check_arguments(problem, **stop, **options, max_seconds=args.max_seconds)
         _check_output_path(out, "--out")
         if args.figure is not None:
             _check_output_path(args.figure, "--figure")
@@ -487,7 +493,8 @@ def run_command(args) -> int:
         start = time.perf_counter()
         with ProgressBar(stop.get("log10_loss"), enabled=None if args.progress else False) as bar:
             trajectory = extprec.solve(problem, **stop, **options, progress=chain(bar, cost),
-                                       checkpoint_path=out, resume=args.resume)
+                                       checkpoint_path=out, resume=args.resume,
+                                       max_seconds=args.max_seconds)
         elapsed = time.perf_counter() - start
     except (ValueError, TypeError, FileNotFoundError) as exc:
         _error(_with_option(exc, args))
@@ -507,7 +514,9 @@ def run_command(args) -> int:
         trajectory.stats["cost"] = cost.as_dict()
     _print_table(trajectory)
     _print_status(trajectory, elapsed)
-    if out is not None:
+    if out is not None and trajectory.status == STATUS_TIME_LIMIT:
+        print(f"progress saved in {out}: continue with 'extprec run --resume {out}'")
+    elif out is not None:
         checkpoint_files.update_finished(out, trajectory)
         print(f"results: {out}")
     if args.figure is not None:

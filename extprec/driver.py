@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -27,7 +28,7 @@ from .problem import Problem
 from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator
 from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
-    STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED,
+    STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED, STATUS_TIME_LIMIT,
     STATUS_STEP_TOO_SMALL, Trajectory,
 )
 
@@ -62,7 +63,8 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
           rtol: float = DEFAULT_RTOL, max_steps: int = DEFAULT_MAX_STEPS,
           multiprecision: bool = True, backend: str = "auto", verify: bool = True,
           progress=None, checkpoint_path=None, resume=None,
-          checkpoint_seconds: float = checkpoint_files.DEFAULT_CHECKPOINT_SECONDS) -> Trajectory:
+          checkpoint_seconds: float = checkpoint_files.DEFAULT_CHECKPOINT_SECONDS,
+          max_seconds=None) -> Trajectory:
     """Follow the gradient flow of ``problem`` down to a training-loss level or a time.
 
     Parameters
@@ -136,6 +138,12 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
     checkpoint_seconds : float
         Longest wall time between two writes of the checkpoint file during long stretches
         without checkpoint States (default 60 s; a write waits for the next restart point).
+    max_seconds : float, optional
+        Wall-clock budget of this call (main and control run). When it runs out, the run
+        stops at its next step boundary with status ``"time limit"``: the final State is
+        where it stopped, the States not reached by the control run keep the tolerance's
+        digits marked unchecked, and a ``checkpoint_path`` file is left unfinished, so that
+        ``resume=`` continues the run (to the same result as an uninterrupted one).
 
     Returns
     -------
@@ -157,7 +165,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
                         f"{type(progress).__name__}; see extprec.progress.ProgressBar")
     args = check_arguments(problem, log10_loss, t=t, checkpoints=checkpoints,
                            checkpoint_times=checkpoint_times, rtol=rtol, max_steps=max_steps,
-                           multiprecision=multiprecision, backend=backend, verify=verify)
+                           multiprecision=multiprecision, backend=backend, verify=verify,
+                           max_seconds=max_seconds)
+    deadline = None if max_seconds is None else time.monotonic() + float(max_seconds)
     _check_checkpoint_options(checkpoint_path, resume, checkpoint_seconds)
     header = checkpoint_files.Header.of(problem, checkpoint_files.run_arguments(
         args, rtol=rtol, max_steps=max_steps, multiprecision=multiprecision, backend=backend,
@@ -174,7 +184,7 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
         return saved.trajectory
     try:
         return _solve(problem, args, rtol, int(max_steps), multiprecision, backend, verify,
-                      progress, saved, writer)
+                      progress, saved, writer, deadline)
     except KeyboardInterrupt:
         if writer is not None:
             writer.write_latest()
@@ -182,7 +192,7 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
 
 
 def _solve(problem, args, rtol, max_steps, multiprecision, backend, verify, progress, saved,
-           writer) -> Trajectory:
+           writer, deadline=None) -> Trajectory:
     """:func:`solve` after its checks: the main run, the control run, the trajectory (from
     the start, or from the checkpoint file read into ``saved``)."""
     stop, stop_time = args.stop, args.stop_time
@@ -206,34 +216,50 @@ def _solve(problem, args, rtol, max_steps, multiprecision, backend, verify, prog
     if saved is None or saved.phase == "main":
         main = main if saved is None else _Loop(**saved.loop)
         run = _integrate(problem, main, stop, stop_time, multiprecision, progress,
-                         _restart_hook(writer, "main"))
+                         _restart_hook(writer, "main"), deadline)
         control = None
     else:
         run, control = _Run(**saved.main_run), _Loop(**saved.loop)
     records = run.records
-    if verify:
-        records = _verify(problem, run, rtol, max_steps, backend,
-                          getattr(progress, "control", None), control,
-                          _restart_hook(writer, "control", run))
+    status = run.status
+    if verify and status != STATUS_TIME_LIMIT:
+        records, control_status = _verify(problem, run, rtol, max_steps, backend,
+                                          getattr(progress, "control", None), control,
+                                          _restart_hook(writer, "control", run), deadline)
+        if control_status == STATUS_TIME_LIMIT:
+            status = STATUS_TIME_LIMIT
     else:
-        records = [(level, verification.unverified(state, rtol)) for level, state in records]
+        note = ("time limit: the control run did not run, digits from the tolerance alone, "
+                "unchecked" if verify else None)
+        records = [(level, verification.unverified(state, rtol, note))
+                   for level, state in records]
     final = records[-1][1]
     # a run that stopped early ends with its last resolved state, which is no checkpoint
     recorded = records if run.final_on_record else records[:-1]
     states = sorted((state for _, state in recorded), key=lambda s: s.ell)
+    message = _message(status, final, run.segments[-1], stop, stop_time)
+    if status != run.status:  # the main run finished, its control run did not
+        message = (f"{_message(run.status, final, run.segments[-1], stop, stop_time)}; but the "
+                   "control run stopped at the time limit (max_seconds) before checking every "
+                   "State (those it did not reach keep the tolerance's digits, unchecked): "
+                   "raise max_seconds, or continue with resume=PATH if the run kept a "
+                   "checkpoint_path")
     trajectory = Trajectory(
         problem=problem,
         checkpoints=states,
         final=final,
-        status=run.status,
-        message=_message(run.status, final, run.segments[-1], stop, stop_time),
+        status=status,
+        message=message,
         n_steps=sum(seg.n_steps for seg in run.segments),
         stats=_stats(run.segments),
         rtol=float(rtol),
         _segments=run.segments if saved is None else [saved.boundary] + run.segments,
     )
     if writer is not None:
-        writer.finish(trajectory)
+        if status == STATUS_TIME_LIMIT:  # left unfinished: resume= continues the run
+            writer.write_latest()
+        else:
+            writer.finish(trajectory)
     return trajectory
 
 
@@ -319,16 +345,19 @@ class _Run:
 
 
 def _integrate(problem, loop, stop, stop_time, multiprecision, progress=None,
-               notify=None) -> _Run:
+               notify=None, deadline=None) -> _Run:
     """The driver loop on ``loop`` (a :class:`_Loop`, updated in place): advance, land on every
     level passed, hand float64 over to multiprecision when it is exhausted, restart at every
     restart point (and tell ``notify(loop, snapshot)``); report to ``progress`` (see
-    :func:`solve`)."""
+    :func:`solve`); stop with status "time limit" once ``time.monotonic()`` passes
+    ``deadline``."""
     segments, records = loop.segments, loop.records
     loss_levels, time_levels = loop.loss_levels, loop.time_levels
     _restart(loop, notify)
     while True:
         integrator = segments[-1]
+        if deadline is not None and time.monotonic() >= deadline:
+            return _last_state(records, integrator, STATUS_TIME_LIMIT, segments)
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
         before = integrator.n_steps
@@ -384,11 +413,12 @@ def _exact_fraction(value) -> Fraction:
 
 
 def _verify(problem, run, rtol, max_steps, backend, progress=None, loop=None,
-            notify=None) -> list:
+            notify=None, deadline=None) -> tuple[list, str]:
     """The records of ``run`` with their digits checked by a control run
     (:mod:`extprec.verification`): the problem integrated again at a tighter tolerance and
     landed on the same levels (continuing ``loop``, the control run of a resumed run, if
-    given)."""
+    given); and the status of the control run. Levels the control run did not reach before
+    ``deadline`` keep the tolerance's digits, unchecked."""
     tight = verification.control_rtol(rtol, MIN_RTOL)
     if loop is None:
         loss = sorted({lv for lv, _ in run.records if isinstance(lv, LossLevel)},
@@ -397,11 +427,17 @@ def _verify(problem, run, rtol, max_steps, backend, progress=None, loop=None,
                        key=TimeLevel.sort_key)
         loop = _Loop([_first_integrator(problem, tight, True, backend)], loss, times, [],
                      CONTROL_STEP_BUDGET * max_steps)
-    control = _integrate(problem, loop, None, None, True, progress, notify)
+    control = _integrate(problem, loop, None, None, True, progress, notify, deadline)
     at_level = {level: state for level, state in control.records[: len(control.records)
                                                                   - (not control.final_on_record)]}
+    if control.status == STATUS_TIME_LIMIT:
+        note = ("time limit: the control run stopped before this level, digits from the "
+                "tolerance alone, unchecked")
+        return [(level, verification.verified(state, at_level[level], rtol, tight)
+                 if level in at_level else verification.unverified(state, rtol, note))
+                for level, state in run.records], control.status
     return [(level, verification.verified(state, at_level.get(level), rtol, tight))
-            for level, state in run.records]
+            for level, state in run.records], control.status
 
 
 @dataclass(frozen=True)
@@ -420,7 +456,7 @@ class CheckedArguments:
 
 def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, checkpoint_times=None,
                     rtol=DEFAULT_RTOL, max_steps=DEFAULT_MAX_STEPS, multiprecision=True,
-                    backend="auto", verify=True) -> CheckedArguments:
+                    backend="auto", verify=True, max_seconds=None) -> CheckedArguments:
     """Validate the arguments of :func:`solve` without integrating anything.
 
     Raises ``TypeError`` (wrong kind of value) or ``ValueError`` (a value out of range) whose
@@ -442,6 +478,15 @@ def check_arguments(problem, log10_loss=None, *, t=None, checkpoints=None, check
         raise TypeError(f"verify must be True or False (got {verify!r}); pass verify=False to "
                         "skip the control run that checks the digits (about half the cost)")
     _check_rtol(rtol, multiprecision)
+    if max_seconds is not None:
+        if isinstance(max_seconds, (bool, np.bool_)) or not isinstance(max_seconds,
+                                                                       numbers.Real):
+            raise TypeError(f"max_seconds must be a number of seconds or None (got "
+                            f"{max_seconds!r}); pass e.g. max_seconds=600")
+        if not (math.isfinite(max_seconds) and max_seconds > 0):
+            raise ValueError(f"max_seconds must be a positive, finite number of seconds (got "
+                             f"{max_seconds!r}); pass e.g. max_seconds=600, or None for no "
+                             "time limit")
     if isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, numbers.Integral):
         raise TypeError(f"max_steps must be a positive int (got {max_steps!r} of type "
                         f"{type(max_steps).__name__}); pass e.g. max_steps={DEFAULT_MAX_STEPS}")
@@ -621,6 +666,9 @@ def _message(status, final, integrator, stop, stop_time) -> str:
                 "resolves; allow multiprecision=True to go on from it.")
     if status == STATUS_MAX_STEPS:
         return f"stopped after max_steps steps at {level}; raise max_steps to go further"
+    if status == STATUS_TIME_LIMIT:
+        return (f"stopped at the time limit (max_seconds) at {level}; raise max_seconds, or "
+                "continue the run with resume=PATH if it kept a checkpoint_path")
     if status == STATUS_STEP_TOO_SMALL:
         return (f"the step size fell below the spacing of the working precision at {level}; "
                 "the flow cannot be resolved further")

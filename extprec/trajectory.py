@@ -144,6 +144,7 @@ STATUS_PRECISION = "precision exhausted"
 STATUS_MAX_STEPS = "max steps"
 STATUS_STEP_TOO_SMALL = "step too small"
 STATUS_NOT_FINITE = "not finite"
+STATUS_TIME_LIMIT = "time limit"
 
 
 @dataclass(eq=False)
@@ -159,7 +160,7 @@ class Trajectory:
         Where the run stopped (the stop level when ``status == "reached"``).
     status : str
         ``"reached"``, ``"precision exhausted"``, ``"max steps"``, ``"step too small"`` or
-        ``"not finite"``.
+        ``"not finite"``, ``"time limit"``.
     message : str
         What happened, in words, with the level reached and what to do next.
     n_steps : int

@@ -121,8 +121,9 @@ def verified(state, control, rtol: float, control_tolerance: float):
     return dataclasses.replace(state, digits=digits, evidence=evidence)
 
 
-def unverified(state, rtol: float):
-    """``state`` with the tolerance's digits and evidence saying no control run was made."""
-    evidence = DigitsEvidence(tolerance_digits(rtol), False,
-                              note="verify=False: digits from the tolerance alone, unchecked")
+def unverified(state, rtol: float, note: str | None = None):
+    """``state`` with the tolerance's digits and evidence saying why no control State checks
+    them (by default: verify=False)."""
+    evidence = DigitsEvidence(tolerance_digits(rtol), False, note=note or
+                              "verify=False: digits from the tolerance alone, unchecked")
     return dataclasses.replace(state, evidence=evidence)

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 from flint import arb, ctx
@@ -541,3 +542,59 @@ def test_cli_help_explains_out_and_resume(capsys):
     assert code == 0
     assert "--resume PATH" in out and "saving progress and resuming" in out
     assert "kept up to date as the run goes" in " ".join(out.split())
+
+
+# -- a time budget ----------------------------------------------------------------------------
+
+class StepClock:
+    """A stand-in for the driver's ``time`` module whose clock advances one second per
+    reading, so that ``max_seconds`` runs out at a fixed point of the run (the driver reads it
+    once at the start and once per pass of its loop)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("seconds, phase", [(3, "main"), (20, "control")])
+def test_time_limit_stops_resumably_and_the_resumed_run_is_identical(arb_reference, tmp_path,
+                                                                    monkeypatch, seconds,
+                                                                    phase):
+    """``max_seconds`` running out in the main run (after 3 passes) or in the control run
+    (after 20): status "time limit", a message naming max_seconds and resume, no State
+    claiming checked digits the control run did not check, the file left unfinished in that
+    phase; resuming it (without a limit) ends identical to the uninterrupted run."""
+    path = tmp_path / "run.json"
+    monkeypatch.setattr(driver, "time", StepClock())
+    limited = solve(ARB_RUN, checkpoint_path=path, max_seconds=seconds)
+    monkeypatch.undo()
+    assert limited.status == "time limit"
+    assert "max_seconds" in limited.message and "resume=PATH" in limited.message
+    states = list(limited.checkpoints) + [limited.final]
+    assert all(mpmath.isfinite(v) for s in states for v in s.beta_normalized)
+    checked = [s.evidence.verified for s in limited.checkpoints]
+    assert checked == sorted(checked, reverse=True) and not checked[-1]  # checked, then not
+    assert all("time limit" in s.evidence.note for s in states if not s.evidence.verified)
+    if phase == "main":
+        assert float(limited.final.log10_loss) > -1e30
+    assert json.loads(path.read_text())["resume"]["phase"] == phase
+    assert_same_trajectory(solve(ARB_RUN, checkpoint_path=path, resume=path), arb_reference)
+
+
+def test_cli_time_limit_then_resume(tmp_path, monkeypatch, capsys):
+    """``extprec run --max-seconds`` running out: exit 0, status "time limit" and how to
+    resume; ``extprec run --resume`` then finishes the run (status "reached")."""
+    path = tmp_path / "run.json"
+    argv = ["run", "--dataset", "two_points", "--log10-loss", "-1e30", "--no-progress"]
+    monkeypatch.setattr(driver, "time", StepClock())
+    assert extprec.cli.main(argv + ["--max-seconds", "3", "--out", str(path)]) == 0
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    assert "status: time limit" in out
+    assert f"continue with 'extprec run --resume {path}'" in out
+    assert extprec.cli.main(["run", "--resume", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "status: reached" in out and f"results: {path}" in out
