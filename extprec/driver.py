@@ -350,14 +350,17 @@ def _integrate(problem, loop, stop, stop_time, multiprecision, progress=None,
     level passed, hand float64 over to multiprecision when it is exhausted, restart at every
     restart point (and tell ``notify(loop, snapshot)``); report to ``progress`` (see
     :func:`solve`); stop with status "time limit" once ``time.monotonic()`` passes
-    ``deadline``."""
+    ``deadline`` (after one pass at least: the state at t = 0 has beta = 0, where
+    beta_normalized is undefined)."""
     segments, records = loop.segments, loop.records
     loss_levels, time_levels = loop.loss_levels, loop.time_levels
     _restart(loop, notify)
+    first_pass = True
     while True:
         integrator = segments[-1]
-        if deadline is not None and time.monotonic() >= deadline:
+        if not first_pass and deadline is not None and time.monotonic() >= deadline:
             return _last_state(records, integrator, STATUS_TIME_LIMIT, segments)
+        first_pass = False
         next_loss = loss_levels[0] if loss_levels else stop
         next_time = time_levels[0] if time_levels else stop_time
         before = integrator.n_steps

@@ -598,3 +598,15 @@ def test_cli_time_limit_then_resume(tmp_path, monkeypatch, capsys):
     assert extprec.cli.main(["run", "--resume", str(path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "status: reached" in out and f"results: {path}" in out
+
+
+def test_time_limit_already_passed_still_takes_one_pass():
+    """A budget that has run out before the first step: the run makes one pass of its loop
+    (the state at t = 0 has beta = 0, so beta / min margin would be 0/0) and stops there with
+    a State whose every value is finite."""
+    trajectory = extprec.solve(datasets.default_problem(), "-1e100", max_seconds=1e-9)
+    assert trajectory.status == "time limit" and trajectory.n_steps > 0
+    final = trajectory.final
+    assert final.min_margin > 0
+    assert all(mpmath.isfinite(v) for v in final.beta_normalized)
+    assert not final.evidence.verified and "time limit" in final.evidence.note
