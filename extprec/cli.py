@@ -943,6 +943,8 @@ def _print_status(trajectory, elapsed: float) -> None:
     if trajectory.status == STATUS_PRECISION:
         _print_wrapped("The requested level lies beyond what float64 resolves at this "
                        "tolerance; the 'final' row is the last state it resolves.", indent="  ")
+    elif trajectory.status == STATUS_TIME_LIMIT:
+        _print_wrapped("The run stopped at its time limit (--max-seconds).", indent="  ")
     elif trajectory.status != STATUS_REACHED:
         _print_wrapped("The run stopped before the requested level.", indent="  ")
     _print_wrapped(trajectory.message, indent="  ")
