@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 
-import mpmath
-import numpy as np
 import pytest
 
 import extprec

@@ -304,16 +304,13 @@ class RadauSolver:
                     h = h_abs = (tau_bound - self.tau).mid()
                 scale = [rtol * (1 + abs(a)) for a in y[:n]]
                 Z, first_evs = self._predict(h, predictor)
-                try:
-                    self._factorize_at(y, first_evs, h)
-                except (ZeroDivisionError, np.linalg.LinAlgError):  # singular or non-finite
-                    h_abs = (h_abs / 2).mid()
-                    self.counters[3] += 1
-                    continue
-                if any(e is None for e in first_evs):
-                    first_evs = None
-                converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0, beta_scale,
-                                                          first_evs)
+                # a shifted matrix singular at this precision (or non-finite) fails the attempt
+                converged = self._factorize_at(y, first_evs, h)
+                if converged:
+                    if any(e is None for e in first_evs):
+                        first_evs = None
+                    converged, n_iter, Z, rate = self._newton(y, h, Z, scale, ev0,
+                                                              beta_scale, first_evs)
                 stage_evs = None
                 if converged:
                     stage_evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)])
@@ -394,7 +391,8 @@ class RadauSolver:
         matrix C = S^-1 A^-1 (float64 suffices: the iteration only needs an approximate
         inverse), leaving one real and one complex n x n inverse as in the classic
         method (Hairer & Wanner II, IV.8). ``evs`` are the evaluations at the stage guesses
-        (which are also the first Newton residuals)."""
+        (which are also the first Newton residuals). False when a shifted matrix is singular
+        at the working precision (the attempt fails)."""
         n = self.n
         if any(e is None for e in evs):
             ev_mid, scales = self.ev, np.ones(3)
@@ -404,8 +402,12 @@ class RadauSolver:
             # alpha with D > 2)
             scales = (np.array([float((e.w / ev_mid.w).mid()) for e in evs])
                       if ev_mid.w > 0 else np.ones(3))
-            if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
-                scales = np.ones(3)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = self._a_inv64 / scales[:, None]
+        # stage weights not positive, or so far apart that C leaves the float64 range
+        if not (np.all(np.isfinite(scales)) and np.all(scales > 0)
+                and np.all(np.isfinite(scaled))):
+            scales, scaled = np.ones(3), self._a_inv64
         # theta row with theta = 1: it is scaled by the particular part of theta where used
         # (:meth:`_error_vector`)
         self.J = self.model.jacobian(ev_mid, arb(1))
@@ -417,28 +419,29 @@ class RadauSolver:
             J64 = np.array([[float(a.mid()) for a in row] for row in nu_block])
             if np.all(np.isfinite(J64)):
                 self.J64 = J64
-        with np.errstate(over="ignore"):
-            scaled = self._a_inv64 / scales[:, None]
-        if not np.all(np.isfinite(scaled)):  # stage weights beyond the float64 range
-            scales, scaled = np.ones(3), self._a_inv64
         eigvals, U = np.linalg.eig(scaled)
         Q = np.linalg.inv(U) / scales[None, :]  # U^-1 S^-1
         # modes (complex?, U column times its weight, Q row, inverse), coefficients as exact
         # arb / acb once per attempt; a conjugate pair is one mode of weight 2
         modes = []
-        for j in np.argsort(-eigvals.imag):
-            lam = eigvals[j]
-            if abs(lam.imag) <= 1e-12 * abs(lam):
-                modes.append((False, [arb(float(u)) for u in U[:, j].real],
-                              [arb(float(q)) for q in Q[j].real],
-                              self._shifted_inverse((arb(float(lam.real)) / h).mid())))
-            elif lam.imag > 0:
-                modes.append((True, [acb(2 * float(u.real), 2 * float(u.imag)) for u in U[:, j]],
-                              [acb(float(q.real), float(q.imag)) for q in Q[j]],
-                              self._shifted_inverse(
-                                  (acb(float(lam.real), float(lam.imag)) / h).mid())))
+        try:
+            for j in np.argsort(-eigvals.imag):
+                lam = eigvals[j]
+                if abs(lam.imag) <= 1e-12 * abs(lam):
+                    modes.append((False, [arb(float(u)) for u in U[:, j].real],
+                                  [arb(float(q)) for q in Q[j].real],
+                                  self._shifted_inverse((arb(float(lam.real)) / h).mid())))
+                elif lam.imag > 0:
+                    modes.append((True, [acb(2 * float(u.real), 2 * float(u.imag))
+                                         for u in U[:, j]],
+                                  [acb(float(q.real), float(q.imag)) for q in Q[j]],
+                                  self._shifted_inverse(
+                                      (acb(float(lam.real), float(lam.imag)) / h).mid())))
+        except ZeroDivisionError:  # a shifted matrix singular at the working precision
+            return False
         self.modes = modes
         self.inv_real = None  # error-estimate inverse, made when first needed
+        return True
 
     def _newton(self, y, h, Z, scale, ev_ref, beta_scale, first_evs=None):
         """Simplified Newton iteration on the collocation system of the nu stages
@@ -541,7 +544,7 @@ class RadauSolver:
         (Gauss-Newton on the margins, :meth:`_projection_system`). Returns the moved
         increment and the evaluation at ``y + increment`` (None outside the domain).
         """
-        n, model = self.n, self.model
+        n = self.n
         y = [(a + b).mid() for a, b in zip(self.y, z)]
         top = max(range(n), key=lambda j: targets[j])
         rel_target = [max(t - targets[top], -PROJECTION_CUT) for t in targets]
