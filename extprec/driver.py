@@ -25,7 +25,7 @@ from . import resume as checkpoint_files
 from . import verification
 from .levels import LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
-from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator
+from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator, single_threaded_blas
 from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
     STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED, STATUS_TIME_LIMIT,
@@ -183,8 +183,9 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
             writer.finish(saved.trajectory)
         return saved.trajectory
     try:
-        return _solve(problem, args, rtol, int(max_steps), multiprecision, backend, verify,
-                      progress, saved, writer, deadline)
+        with single_threaded_blas():  # once for the run, not per kernel call
+            return _solve(problem, args, rtol, int(max_steps), multiprecision, backend, verify,
+                          progress, saved, writer, deadline)
     except KeyboardInterrupt:
         if writer is not None:
             writer.write_latest()

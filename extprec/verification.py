@@ -23,7 +23,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import mpmath
+from .trajectory import state_context
 
 CONTROL_RTOL_FACTOR = 1e-2  # control tolerance = rtol * this
 SAFETY = 10.0  # the difference times this must stay below 10^-digits
@@ -76,9 +76,7 @@ def control_rtol(rtol: float, floor: float) -> float:
 
 def differences(state, control) -> dict:
     """Relative differences of the compared quantities of two States at one level."""
-    bits = max(state.precision_bits, control.precision_bits) + 16
-    ctx = mpmath.MPContext()
-    ctx.prec = bits
+    ctx = state_context(max(state.precision_bits, control.precision_bits) + 16)
 
     def vector(name):
         a = [ctx.mpf(v) for v in getattr(state, name)]

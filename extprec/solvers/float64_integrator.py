@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import threading
 
 import numpy as np
 from scipy.optimize import brentq
@@ -49,19 +50,33 @@ LANDING_MAX_STEPS = 1024
 LANDING_NEWTON_ITER = 6  # corrections of the landing point
 STATE_CONTEXT_BITS = 64  # mpmath precision used to present float64 states (exact for floats)
 _BLAS = []  # the BLAS libraries of the process (threadpoolctl), found at first use
+_BLAS_LIMIT = {"depth": 0, "limiter": None}  # nesting of single_threaded_blas contexts
+_BLAS_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
 def single_threaded_blas():
     """A context in which the BLAS libraries (numpy's and scipy's, which Numba's ``np.dot``
     calls) use one thread, so that results do not depend on the thread count: OpenBLAS's
     dgemm (the kernel matrix) gives different low bits with 1 and 2 threads (measured at
-    N = 200, d = 512). Entering and leaving costs about 25 microseconds."""
-    if not _BLAS:
-        import scipy.linalg.cython_blas  # noqa: F401 (load the library Numba calls)
-        from threadpoolctl import ThreadpoolController
+    N = 200, d = 512). Setting the limit costs about 25 microseconds; nested contexts (the
+    driver holds one for a whole run, every kernel call enters one) cost nothing."""
+    with _BLAS_LOCK:
+        if _BLAS_LIMIT["depth"] == 0:
+            if not _BLAS:
+                import scipy.linalg.cython_blas  # noqa: F401 (load the library Numba calls)
+                from threadpoolctl import ThreadpoolController
 
-        _BLAS.append(ThreadpoolController().select(user_api="blas"))
-    return _BLAS[0].limit(limits=1)
+                _BLAS.append(ThreadpoolController().select(user_api="blas"))
+            _BLAS_LIMIT["limiter"] = _BLAS[0].limit(limits=1)
+        _BLAS_LIMIT["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_LIMIT["depth"] -= 1
+            if _BLAS_LIMIT["depth"] == 0:
+                _BLAS_LIMIT.pop("limiter").restore_original_limits()
 
 
 @contextlib.contextmanager

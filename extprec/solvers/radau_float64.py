@@ -29,7 +29,7 @@ from numba import njit
 
 from ..backends.float64 import (
     CLOCK_RATE, EPS, LOG_S, SIGMA, evaluate, jacobian, kernel_matrix, model_workspace,
-    rounding_resolution,
+    rounding_resolution, vec_mat,
 )
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
@@ -97,9 +97,11 @@ def lu_factor(A):
 
 
 @njit(**_JIT)
-def lu_solve(lu, piv, b):
+def lu_solve(lu, piv, b, x):
+    """Solve ``A x = b`` from ``lu_factor(A)`` into ``x`` (which may be ``b``)."""
     n = lu.shape[0]
-    x = b.copy()
+    if x is not b:
+        x[:] = b
     for k in range(n):
         p = piv[k]
         if p != k:
@@ -116,22 +118,28 @@ def lu_solve(lu, piv, b):
         for j in range(i + 1, n):
             acc -= lu[i, j] * x[j]
         x[i] = acc / lu[i, i]
-    return x
 
 
 @njit(**_JIT)
-def error_norm(vec, scale, Xt, jac1, beta_scale):
+def error_norm(vec, scale, Xt, jac1, beta_scale, work):
     """max(RMS of vec/scale, max_i |induced error of beta_i| / beta_scale).
 
     The second term keeps beta (hence beta_normalized) relatively accurate where
     ``dbeta/dx`` is large, such as the gaps at the D > 2 barrier (theory.md s.4).
+    ``work`` is a workspace of d entries.
     """
-    n = Xt.shape[0]
-    rms = math.sqrt(np.mean((vec / scale) ** 2))
+    total = 0.0
+    for i in range(vec.shape[0]):
+        ratio = vec[i] / scale[i]
+        total += ratio * ratio
+    rms = math.sqrt(total / vec.shape[0])
     if beta_scale == 0.0:  # beta and beta' underflow (saddle phase at tiny alpha)
         return rms
-    db = jac1 * np.dot(vec[:n], Xt)
-    return max(rms, np.max(np.abs(db)) / beta_scale)
+    vec_mat(vec, Xt, work)  # vec[:n] @ X~ (vec_mat reads the first N entries)
+    induced = 0.0
+    for i in range(work.shape[0]):
+        induced = max(induced, abs(jac1[i] * work[i]))
+    return max(rms, induced / beta_scale)
 
 
 @njit(**_JIT)
@@ -144,6 +152,14 @@ def predict_factor(h_abs, h_abs_old, err, err_old):
     if err == 0.0:
         return MAX_FACTOR
     return min(1.0, multiplier) * err ** -0.25
+
+
+@njit(**_JIT)
+def small_product(A, B, out):
+    """``out = A @ B`` for a 3 x 3 ``A`` (the Radau transformation matrices)."""
+    for i in range(3):
+        for k in range(B.shape[1]):
+            out[i, k] = A[i, 0] * B[0, k] + A[i, 1] * B[1, k] + A[i, 2] * B[2, k]
 
 
 @njit(**_JIT)
@@ -211,6 +227,19 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
     Z = np.zeros((3, n1))
     F = np.empty((3, n1))
     W = np.empty((3, n1))
+    # workspaces of the step (the kernel allocates nothing per step: at N = 2 allocation
+    # and BLAS call overhead were half of the time)
+    yi = np.empty(n1)
+    y_new = np.empty(n1)
+    scale = np.empty(n1)
+    f_real = np.empty(n1)
+    dw_r = np.empty(n1)
+    f_cplx = np.empty(n1, dtype=np.complex128)
+    dw_c = np.empty(n1, dtype=np.complex128)
+    dw_part = np.empty(n1)
+    ze = np.empty(n1)
+    error = np.empty(n1)
+    work_d = np.empty(d)
     n_acc = 0
 
     while n_acc < max_steps:
@@ -224,7 +253,12 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         theta_tol = max(rtol, 10.0 * resolution)
         # the Newton iteration cannot resolve the stages below the rounding noise either
         newton_tol_step = max(newton_tol, min(NEWTON_NOISE_CAP, 10.0 * resolution / theta_tol))
-        beta_scale = rtol * (np.max(np.abs(beta_cur)) + np.max(jac1_cur * (1.0 + np.abs(x_cur))))
+        beta_max = 0.0
+        induced_max = 0.0
+        for i in range(d):
+            beta_max = max(beta_max, abs(beta_cur[i]))
+            induced_max = max(induced_max, jac1_cur[i] * (1.0 + abs(x_cur[i])))
+        beta_scale = rtol * (beta_max + induced_max)
         accepted = False
         rejected = False
         n_iter = 0
@@ -237,7 +271,8 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             if ell + h > ell_bound:
                 h = ell_bound - ell
                 h_abs = h
-            scale = rtol * (1.0 + np.abs(y))
+            for k in range(n1):
+                scale[k] = rtol * (1.0 + abs(y[k]))
             # theta is controlled relatively; it starts at 0, where its first increment sets
             # the scale
             scale[n] = theta_tol * (abs(y[n]) if y[n] > 0.0 else h * abs(f_cur[n])) + 1e-300
@@ -245,7 +280,9 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
             if have_sol:
                 for i in range(3):
                     sx = (ell + h * C[i] - sol_ell) / sol_h
-                    Z[i] = sol_y + np.dot(sol_q, np.array([sx, sx * sx, sx * sx * sx])) - y
+                    for k in range(n1):
+                        Z[i, k] = (sol_y[k] + (sol_q[k, 0] * sx + sol_q[k, 1] * (sx * sx)
+                                               + sol_q[k, 2] * (sx * sx * sx))) - y[k]
             else:
                 Z[:] = 0.0
             converged = False
@@ -256,14 +293,15 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                     counters[2] += 1
                     have_lu = True
                 # simplified Newton iteration (Hairer & Wanner II, IV.8)
-                W[:] = np.dot(TI, Z)
+                small_product(TI, Z, W)
                 dw_norm_old = -1.0
                 converged = False
                 finite = True
                 for it in range(max_iter):
                     n_iter = it + 1
                     for i in range(3):
-                        yi = y + Z[i]
+                        for k in range(n1):
+                            yi[k] = y[k] + Z[i, k]
                         ok = evaluate(yi[:n], yi[n], Xt, log_up, log_um, balanced, depth,
                                       loss_code, fp, sigma0, x, beta, lab, jac1, jac2,
                                       margins, p, s, v, kvec, f, sc)
@@ -274,23 +312,35 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                         F[i] = f
                     if not finite:
                         break
-                    f_real = np.dot(F.T, TI[0]) - MU_REAL / h * W[0]
-                    f_cplx = (np.dot(F.T, TI[1]) + 1j * np.dot(F.T, TI[2])
-                              - MU_COMPLEX / h * (W[1] + 1j * W[2]))
-                    dw_r = lu_solve(lu_r, piv_r, f_real)
-                    dw_c = lu_solve(lu_c, piv_c, f_cplx)
-                    dw_norm = max(error_norm(dw_r, scale, Xt, jac1_cur, beta_scale),
-                                  error_norm(dw_c.real.copy(), scale, Xt, jac1_cur, beta_scale),
-                                  error_norm(dw_c.imag.copy(), scale, Xt, jac1_cur, beta_scale))
+                    for k in range(n1):
+                        f_real[k] = ((F[0, k] * TI[0, 0] + F[1, k] * TI[0, 1]
+                                      + F[2, k] * TI[0, 2]) - MU_REAL / h * W[0, k])
+                        f_cplx[k] = ((F[0, k] * TI[1, 0] + F[1, k] * TI[1, 1]
+                                      + F[2, k] * TI[1, 2])
+                                     + 1j * (F[0, k] * TI[2, 0] + F[1, k] * TI[2, 1]
+                                             + F[2, k] * TI[2, 2])
+                                     - MU_COMPLEX / h * (W[1, k] + 1j * W[2, k]))
+                    lu_solve(lu_r, piv_r, f_real, dw_r)
+                    lu_solve(lu_c, piv_c, f_cplx, dw_c)
+                    dw_norm = error_norm(dw_r, scale, Xt, jac1_cur, beta_scale, work_d)
+                    for k in range(n1):
+                        dw_part[k] = dw_c[k].real
+                    dw_norm = max(dw_norm, error_norm(dw_part, scale, Xt, jac1_cur,
+                                                      beta_scale, work_d))
+                    for k in range(n1):
+                        dw_part[k] = dw_c[k].imag
+                    dw_norm = max(dw_norm, error_norm(dw_part, scale, Xt, jac1_cur,
+                                                      beta_scale, work_d))
                     if dw_norm_old >= 0.0:
                         rate = dw_norm / dw_norm_old
                         if rate >= 1.0 or (rate ** (max_iter - it) / (1.0 - rate) * dw_norm
                                            > newton_tol_step):
                             break
-                    W[0] += dw_r
-                    W[1] += dw_c.real
-                    W[2] += dw_c.imag
-                    Z[:] = np.dot(T, W)
+                    for k in range(n1):
+                        W[0, k] += dw_r[k]
+                        W[1, k] += dw_c[k].real
+                        W[2, k] += dw_c[k].imag
+                    small_product(T, W, Z)
                     if dw_norm == 0.0 or (dw_norm_old >= 0.0
                                           and rate / (1.0 - rate) * dw_norm < newton_tol_step):
                         converged = True
@@ -314,22 +364,27 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                 have_lu = False
                 counters[3] += 1
                 continue
-            y_new = y + Z[2]
-            ze = np.dot(Z.T, E) / h
-            error = lu_solve(lu_r, piv_r, f_cur + ze)
-            scale = rtol * (1.0 + np.maximum(np.abs(y), np.abs(y_new)))
+            for k in range(n1):
+                y_new[k] = y[k] + Z[2, k]
+                ze[k] = (Z[0, k] * E[0] + Z[1, k] * E[1] + Z[2, k] * E[2]) / h
+                error[k] = f_cur[k] + ze[k]
+                scale[k] = rtol * (1.0 + max(abs(y[k]), abs(y_new[k])))
+            lu_solve(lu_r, piv_r, error, error)
             scale[n] = theta_tol * max(abs(y[n]), abs(y_new[n])) + 1e-300
-            err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
+            err = error_norm(error, scale, Xt, jac1_cur, beta_scale, work_d)
             if not y_new[n] > 0.0:  # t S / c is positive: a step that says otherwise is wrong
                 err = np.inf
             safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
             if rejected and err > 1.0:
-                yt = y + error
-                if evaluate(yt[:n], yt[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
+                for k in range(n1):
+                    yi[k] = y[k] + error[k]
+                if evaluate(yi[:n], yi[n], Xt, log_up, log_um, balanced, depth, loss_code, fp,
                             sigma0, x, beta, lab, jac1, jac2, margins, p, s, v, kvec, f, sc):
                     counters[0] += 1
-                    error = lu_solve(lu_r, piv_r, f + ze)
-                    err = error_norm(error, scale, Xt, jac1_cur, beta_scale)
+                    for k in range(n1):
+                        error[k] = f[k] + ze[k]
+                    lu_solve(lu_r, piv_r, error, error)
+                    err = error_norm(error, scale, Xt, jac1_cur, beta_scale, work_d)
             if err > 1.0 and fixed_step <= 0.0:
                 factor = predict_factor(h_abs, h_abs_old, err, err_old)
                 h_abs *= max(MIN_FACTOR, safety * factor)
@@ -348,11 +403,13 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
                                                     log_um, depth, fp)
         if resolution > precision_tol or gap_noise > GAP_NOISE_FRACTION * rtol:
             return PRECISION, n_acc, y, ell, h_abs
-        q_new = np.dot(Z.T, P)
         hist_ell[n_acc] = ell
         hist_h[n_acc] = h
         hist_y[n_acc] = y
-        hist_q[n_acc] = q_new
+        for k in range(n1):  # dense output Q = Z^T P
+            for m in range(3):
+                hist_q[n_acc, k, m] = Z[0, k] * P[0, m] + Z[1, k] * P[1, m] + Z[2, k] * P[2, m]
+        sol_q[:] = hist_q[n_acc]
         n_acc += 1
 
         recompute_jac = n_iter > 2 and rate > 1e-3
@@ -366,16 +423,15 @@ def radau_integrate(y0, ell0, h0, ell_bound, sigma_stop, logt_stop, max_steps, r
         err_old = err
         sol_ell = ell
         sol_h = h
-        sol_y = y.copy()
-        sol_q = q_new
+        sol_y[:] = y
         have_sol = True
-        y = y_new
+        y[:] = y_new
         ell = ell + h
         h_abs = fixed_step if fixed_step > 0.0 else h_abs * factor
-        f_cur = f.copy()
-        jac1_cur = jac1.copy()
-        beta_cur = beta.copy()
-        x_cur = x.copy()
+        f_cur[:] = f
+        jac1_cur[:] = jac1
+        beta_cur[:] = beta
+        x_cur[:] = x
         if recompute_jac:
             K = kernel_matrix(Xt, jac1)
             J = jacobian(y[:n], y[n], Xt, jac1, jac2, p, s, v, kvec, f, sc, sigma0, K)
