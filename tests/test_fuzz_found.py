@@ -113,3 +113,20 @@ def test_multiprecision_path_of_large_alpha_cases(case):
     today the solve raises."""
     outcome = run_case(case, reference=False)
     assert outcome.kind not in ("failure", "known bug"), outcome.detail
+
+
+def test_landing_near_the_tau_horizon_brackets_exact_steps_only():
+    """D = 4, alpha = 1e-300: L = 0.1 is passed within 1e-601 of the tau horizon, where the
+    same tau_hat reached along two step sequences differs in sigma by about 3e-8. The
+    landing bracket mixed them (an exact step below the level, a forward correction above)
+    and stalled at a relative excess of -2.2e-8 (RuntimeError from solve, also in the
+    default verified call to -1e100). Now the State lies on the level to the landing
+    tolerance rtol 2^-10 (1 + sigma) in sigma."""
+    problem = extprec.datasets.two_points(depth=4, alpha="1e-300")
+    rtol = 1e-12
+    traj = extprec.solve(problem, log10_loss="-1e3", rtol=rtol, checkpoints=[-1],
+                         verify=False)
+    assert traj.status == "reached"
+    state = traj.checkpoints[0]
+    sigma = math.log(10.0)  # sigma = log(1/L) at the level; log10 L = -sigma / log(10)
+    assert abs(float(state.log10_loss) + 1.0) <= rtol * 2.0**-10 * (1 + sigma) / math.log(10.0)

@@ -248,6 +248,11 @@ class MultiprecisionIntegrator:
            forward steps of the same solver (cheap: their stage guesses are accurate).
            Should it overshoot, the exact step is redone from the start; should it leave
            the bracket known so far, the Illinois point of the bracket is taken instead.
+           The bracket holds exact steps only: the same tau_hat reached along another path
+           (an exact step plus forward corrections) can differ in sigma by more than the
+           tolerance near the D > 2 tau horizon (measured: 3e-8 relative at D = 4,
+           alpha = 1e-300, where sigma(tau_hat) is steep), and a bracket mixing the two
+           paths stalled with an excess of -2.2e-8.
         """
         bits = self.model.bits
         index = self._bracketing_step(level)
@@ -273,7 +278,7 @@ class MultiprecisionIntegrator:
                 return (excess / (1 + abs(target))).asinh()
             lo, f_lo = arb(0), compressed(start - target)
             hi, f_hi = arb(1), compressed(self._stored(level, index) - target)
-            side, excess_prev = 0, None
+            side, excess_prev, exact_path = 0, None, True
             for _ in range(LANDING_ITER):
                 y_land, ev = solver.y, solver.ev
                 excess = (self._value(level, y_land, ev) - target).mid()
@@ -285,23 +290,25 @@ class MultiprecisionIntegrator:
                 # Newton is trusted while it at least halves the excess
                 newton_works = excess_prev is None or 2 * abs(excess) < abs(excess_prev)
                 excess_prev = excess
-                if excess < 0:
+                if exact_path and excess < 0:
                     lo, f_lo = reached, f
                     if side == -1:
                         f_hi = f_hi / 2
                     side = -1
-                else:
+                elif exact_path:
                     hi, f_hi = reached, f
                     if side == 1:
                         f_lo = f_lo / 2
                     side = 1
                 d_tau = self._gap(level, y_land, target, ev)
                 s = ((solver.tau + d_tau - step.tau) / h).mid()
+                exact_path = True
                 if not (newton_works and lo < s < hi):
                     s = (lo - f_lo * (hi - lo) / (f_hi - f_lo)).mid()
                     self._accumulate(solver)
                     solver = self._exact_step(step, s)
                 elif d_tau > 0:
+                    exact_path = False
                     # one step of exactly d_tau (the bound clips it; the proposal left by
                     # the clipped exact step may be far smaller)
                     if solver.h_abs < 2 * d_tau:

@@ -402,7 +402,7 @@ class RadauSolver:
             # alpha with D > 2)
             scales = (np.array([float((e.w / ev_mid.w).mid()) for e in evs])
                       if ev_mid.w > 0 else np.ones(3))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below
             scaled = self._a_inv64 / scales[:, None]
         # stage weights not positive, or so far apart that C leaves the float64 range
         if not (np.all(np.isfinite(scales)) and np.all(scales > 0)
