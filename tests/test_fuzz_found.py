@@ -130,3 +130,21 @@ def test_landing_near_the_tau_horizon_brackets_exact_steps_only():
     state = traj.checkpoints[0]
     sigma = math.log(10.0)  # sigma = log(1/L) at the level; log10 L = -sigma / log(10)
     assert abs(float(state.log10_loss) + 1.0) <= rtol * 2.0**-10 * (1 + sigma) / math.log(10.0)
+
+
+def test_landing_over_several_steps_predicts_increments():
+    """N = 7, D = 4, alpha = 2e7, unbalanced shape, logistic sum loss, in multiprecision from
+    the start at rtol 1e-8 (the fuzz reference run): a landing takes
+    several steps across the bracketing step, and their stage guesses were the stored dense
+    output minus the current state, which no step size makes small; Newton failed down to
+    the smallest step and solve raised RuntimeError 'landing step failed'. Now every step
+    predicts increments of the dense output, and the run ends with a documented status (the
+    start has a loss of about e^71, margins far below zero, the class of the open
+    ``LANDING_CASE`` below: today "step too small" short of the first checkpoint)."""
+    case = FuzzCase(7, 4, 4, 7.313, "unbalanced", "logistic", "sum", "planted", 0.651, 8.259,
+                    2196403419)
+    problem = case.problem()
+    traj = extprec.solve(problem, **case.stop(problem), checkpoints=case.checkpoints(problem),
+                         backend="arb", rtol=1e-8)
+    assert traj.status in DOCUMENTED
+    assert math.isfinite(float(traj.final.log10_loss))

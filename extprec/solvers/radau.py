@@ -522,10 +522,16 @@ class RadauSolver:
             Z = [[arb(0)] * (self.n + 1) for _ in range(3)]
             return Z, [self._evaluate(self.y) for _ in Z]
         targets = _log_p(self.ev)
+        # increments of a given dense output from the current tau_hat: after the first of
+        # several steps across it (a landing) the state is no longer its value there, and
+        # guesses y + (dense - y) would stay that far off however small the step (measured:
+        # Newton failed down to the smallest step, N = 7, D = 4, alpha = 2e7)
+        base = (self.y if dense_output is None
+                else _dense(last, (self.tau - last.tau) / last.h))
         Z, evs = [], []
         for ci in self.k.c:
             val = _dense(last, (self.tau + ci * h - last.tau) / last.h)
-            z = [(a - b).mid() for a, b in zip(val, self.y)]
+            z = [(a - b).mid() for a, b in zip(val, base)]
             z, ev = self._project(z, targets, ci * h)
             Z.append(z)
             evs.append(ev)
