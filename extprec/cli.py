@@ -118,6 +118,9 @@ status:
   max steps            --max-steps accepted steps were used up.
   step too small       the step size fell below the spacing of the precision.
   not finite           the state left the range of the arithmetic.
+  landing failed       the integration does not resolve the next checkpoint's
+                       loss (or time) to the landing tolerance; the states before
+                       it are kept.
 
 exit codes:
   0 the run completed (with any of the statuses above), 1 the computation

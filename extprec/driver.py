@@ -23,13 +23,13 @@ import numpy as np
 
 from . import resume as checkpoint_files
 from . import verification
-from .levels import LossLevel, TimeLevel, default_loss_levels
+from .levels import LandingError, LossLevel, TimeLevel, default_loss_levels
 from .problem import Problem
 from .solvers.float64_integrator import HISTORY_CHUNK, Float64Integrator, single_threaded_blas
 from .solvers.multiprecision_integrator import MultiprecisionIntegrator, bits_for
 from .trajectory import (
-    STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED, STATUS_TIME_LIMIT,
-    STATUS_STEP_TOO_SMALL, Trajectory,
+    STATUS_LANDING, STATUS_MAX_STEPS, STATUS_NOT_FINITE, STATUS_PRECISION, STATUS_REACHED,
+    STATUS_STEP_TOO_SMALL, STATUS_TIME_LIMIT, Trajectory,
 )
 
 DEFAULT_RTOL = 1e-10
@@ -376,15 +376,18 @@ def _integrate(problem, loop, stop, stop_time, multiprecision, progress=None,
                 _restart(loop, notify)
             continue
         if outcome == "event":
-            for pending in (loss_levels, time_levels):
-                while pending and integrator.passed(pending[0]):
-                    level = pending.pop(0)
-                    records.append((level, integrator.state_at(level)))
-            reached = next((lv for lv in (stop, stop_time)
-                            if lv is not None and integrator.passed(lv)), None)
-            if reached is not None:
-                records.append((reached, integrator.state_at(reached)))
-                return _Run(records, True, STATUS_REACHED, segments)
+            try:
+                for pending in (loss_levels, time_levels):
+                    while pending and integrator.passed(pending[0]):
+                        records.append((pending[0], integrator.state_at(pending[0])))
+                        pending.pop(0)
+                reached = next((lv for lv in (stop, stop_time)
+                                if lv is not None and integrator.passed(lv)), None)
+                if reached is not None:
+                    records.append((reached, integrator.state_at(reached)))
+                    return _Run(records, True, STATUS_REACHED, segments)
+            except LandingError:
+                return _last_state(records, integrator, STATUS_LANDING, segments)
             if not loss_levels and not time_levels and stop is None and stop_time is None:
                 records.sort(key=lambda record: record[1].ell)
                 return _Run(records, True, STATUS_REACHED, segments)
@@ -676,6 +679,12 @@ def _message(status, final, integrator, stop, stop_time) -> str:
     if status == STATUS_STEP_TOO_SMALL:
         return (f"the step size fell below the spacing of the working precision at {level}; "
                 "the flow cannot be resolved further")
+    if status == STATUS_LANDING:
+        return (f"a checkpoint (or the stop) passed before {level} could not be landed on: "
+                "the integration does not resolve its loss (or time) to the landing "
+                "tolerance rtol * 2^-10 there (typically where a margin crosses zero within "
+                "a step); the States before it are kept, the final State is the last "
+                "resolved one, and a smaller rtol may resolve the level")
     return f"the state left the range of the arithmetic at {level}"
 
 

@@ -27,6 +27,12 @@ _TIME_EXAMPLE = "10 or the exact string '1e1000'"
 _EXAMPLES = {"t": _TIME_EXAMPLE, "checkpoint_times": _TIME_EXAMPLE}
 
 
+class LandingError(RuntimeError):
+    """An integrator cannot land on a level: the integration does not resolve the level's
+    quantity to the landing tolerance there. The driver ends the run with status
+    "landing failed" and keeps the States before it."""
+
+
 def exact_number(value, name: str) -> Fraction:
     """Exact rational value of an int, float, Fraction, Decimal, mpf or decimal string."""
     base = name.split("[")[0]

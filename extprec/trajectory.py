@@ -145,6 +145,7 @@ STATUS_MAX_STEPS = "max steps"
 STATUS_STEP_TOO_SMALL = "step too small"
 STATUS_NOT_FINITE = "not finite"
 STATUS_TIME_LIMIT = "time limit"
+STATUS_LANDING = "landing failed"  # a level the integration does not resolve (LandingError)
 
 
 @dataclass(eq=False)
@@ -159,8 +160,8 @@ class Trajectory:
     final : State
         Where the run stopped (the stop level when ``status == "reached"``).
     status : str
-        ``"reached"``, ``"precision exhausted"``, ``"max steps"``, ``"step too small"`` or
-        ``"not finite"``, ``"time limit"``.
+        ``"reached"``, ``"precision exhausted"``, ``"max steps"``, ``"step too small"``,
+        ``"not finite"``, ``"time limit"`` or ``"landing failed"``.
     message : str
         What happened, in words, with the level reached and what to do next.
     n_steps : int

@@ -11,9 +11,9 @@ import pytest
 
 import extprec
 from extprec.solvers.float64_integrator import Float64Integrator
-from test_fuzz import FuzzCase, run_case
+from test_fuzz import DOCUMENTED_STOPS, FuzzCase, run_case
 
-DOCUMENTED = ("reached", "precision exhausted", "max steps", "step too small", "not finite")
+DOCUMENTED = ("reached", *DOCUMENTED_STOPS)
 
 
 def _unresolvable_start():
@@ -93,15 +93,29 @@ LSTSQ_CASE = FuzzCase(7, 5, 1, 12.877, "unbalanced", "logistic", "sum", "degener
                       16.842, 1698905551)
 
 
-@pytest.mark.slow  # each runs into its time limit (about 2 minutes)
+def test_unresolved_landing_stops_with_a_status():
+    """N = 1, D = 2, alpha = 4.7e12, unbalanced shape, logistic mean loss: the initial margin
+    is -7.6e26 and one accepted arb step carries it across 0 to +2e27 (nu grows linearly
+    while p = 1, so the Radau error estimate sees no error); the first checkpoint,
+    sigma = 2e7, lies within 1e-20 of that step, where margins are resolved only to
+    rtol * 1e27, and the landing iterates are not monotone. Before, solve raised
+    RuntimeError 'did not converge' and returned nothing; now the run stops with status
+    "landing failed", a message naming the cause, and its last resolved State, whose digits
+    the control run checks. (Open: error control that resolves the zero crossing of a
+    margin would land there.)"""
+    problem = LANDING_CASE.problem()
+    traj = extprec.solve(problem, **LANDING_CASE.stop(problem),
+                         checkpoints=LANDING_CASE.checkpoints(problem), rtol=1e-6)
+    assert traj.status == "landing failed"
+    assert "could not be landed on" in traj.message and "rtol" in traj.message
+    final = traj.final
+    assert final.evidence.verified and final.digits == 5  # rtol 1e-6 promises 5
+    assert math.isfinite(float(final.log10_loss)) and final.log10_loss < -1e26
+    assert run_case(LANDING_CASE, reference=False).kind == "stopped"
+
+
+@pytest.mark.slow  # runs into its time limit (about 2 minutes)
 @pytest.mark.parametrize("case", [
-    pytest.param(LANDING_CASE, id="landing", marks=pytest.mark.xfail(strict=True, reason=(
-        "N = 1, D = 2, alpha = 4.7e12, unbalanced shape, logistic mean loss: the initial margin "
-        "is -7.6e26 and one accepted arb step carries it across 0 to +2e27 (nu grows linearly "
-        "while p = 1, so the Radau error estimate sees no error); the first checkpoint, "
-        "sigma = 2e7, lies within 1e-20 of that step, where margins are resolved only to "
-        "rtol * 1e27: the landing iterates are not monotone and landing raises RuntimeError "
-        "'did not converge'. The error control must resolve the zero crossing of a margin"))),
     pytest.param(LSTSQ_CASE, id="lstsq", marks=pytest.mark.xfail(strict=True, reason=(
         "N = 7, D = 1, alpha = 7.5e12, unbalanced shape, logistic sum loss, repeated sample: "
         "initial margins down to -4.2e15; in arb the steps collapse at sigma = -26.8 (thousands "

@@ -25,6 +25,7 @@ from scipy.optimize import brentq
 
 from ..backends.float64 import EPS, LOG_S, SIGMA
 from ..model import log_weights, model_constants
+from ..levels import LandingError
 from ..trajectory import State, state_context
 from . import radau_float64 as kernel
 
@@ -257,7 +258,7 @@ class Float64Integrator:
                     y_j, ell_j, target - ell_j, target, math.inf, math.inf, LANDING_MAX_STEPS,
                     record=False)
                 if status not in (kernel.BOUND, kernel.PRECISION):
-                    raise RuntimeError(f"float64 landing step stopped with kernel status {status}")
+                    raise LandingError(f"float64 landing step stopped with kernel status {status}")
             resid = fn(y_land) - level
             if abs(resid) < best[0]:
                 best = (abs(resid), target, y_land)
@@ -282,7 +283,7 @@ class Float64Integrator:
         self.landing_digits = (self.digits() if relative <= 10.0 ** -self.digits()
                                else int(math.floor(-math.log10(relative))))
         if self.landing_digits < 1:
-            raise RuntimeError(f"landing on the level {level!r} did not converge (residual "
+            raise LandingError(f"landing on the level {level!r} did not converge (residual "
                                f"{best_resid:.3g} after {LANDING_NEWTON_ITER} corrections)")
         return ell_land, y_land
 

@@ -28,6 +28,7 @@ import numpy as np
 from flint import arb, ctx
 
 from ..backends.multiprecision import ArbModel, arb_of_float
+from ..levels import LandingError
 from ..trajectory import State, state_context
 from .radau import RadauSolver, Step, _dense
 
@@ -314,12 +315,12 @@ class MultiprecisionIntegrator:
                     if solver.h_abs < 2 * d_tau:
                         solver.h_abs = (2 * d_tau).mid()
                     if not solver.step(tau_bound=solver.tau + d_tau):
-                        raise RuntimeError(f"landing on {level} failed: step too small")
+                        raise LandingError(f"landing on {level} failed: step too small")
                 else:
                     self._accumulate(solver)
                     solver = self._exact_step(step, s)
             self._accumulate(solver)
-        raise RuntimeError(f"landing on {level} did not converge in {LANDING_ITER} corrections "
+        raise LandingError(f"landing on {level} did not converge in {LANDING_ITER} corrections "
                            f"(relative excess {float((excess / target).mid()):.1e})")
 
     def _gap(self, level, y, target, ev):
@@ -385,7 +386,7 @@ class MultiprecisionIntegrator:
                              self.rtol)
         for _ in range(64):
             if not solver.step(tau_bound=bound, predictor=step):
-                raise RuntimeError("landing step failed")
+                raise LandingError("landing step failed: step too small")
             with ctx.workprec(self.model.bits):
                 if (solver.tau - bound + slack).mid() >= 0:
                     break
