@@ -133,7 +133,8 @@ def main(argv=None):
     parser.add_argument("--minutes", type=float, default=45.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-limit", type=float, default=300.0,
-                        help="seconds after which a run under test counts as a hang")
+                        help="max_seconds of a run under test (status 'time limit'; a run that "
+                             "does not return within twice that counts as a hang)")
     parser.add_argument("--reference-limit", type=float, default=180.0,
                         help="seconds after which a case stays unconfirmed")
     parser.add_argument("--out", default="benchmarks/results/fuzz_long")
