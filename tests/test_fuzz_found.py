@@ -161,3 +161,18 @@ def test_landing_over_several_steps_predicts_increments():
                          backend="arb", rtol=1e-8)
     assert traj.status in DOCUMENTED
     assert math.isfinite(float(traj.final.log10_loss))
+
+
+def test_landing_falls_back_to_extrapolated_stage_guesses():
+    """N = 3, D = 1, alpha = 3.9e22, exp mean loss, degenerate data: with every exact step
+    of the landing guessing its stages from the stored dense output, the landing on
+    log10 L = -5.5e11 stalls at a relative excess of -0.46; with only the first step doing
+    so and the others extrapolating their predecessor it lands (the other way round from
+    ``test_landing_over_several_steps_predicts_increments``), so the landing tries both."""
+    case = FuzzCase(3, 12, 1, 22.587, "ones", "exp", "mean", "degenerate", 0.238, 23.488,
+                    3198370830)
+    problem = case.problem()
+    traj = extprec.solve(problem, **case.stop(problem), checkpoints=case.checkpoints(problem),
+                         rtol=1e-6, verify=False)
+    assert traj.status == "reached"
+    assert len(traj.checkpoints) == len(case.checkpoints(problem)) + 1  # and the stop
