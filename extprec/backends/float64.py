@@ -88,8 +88,6 @@ def coordinate_terms_depth2(x, log_up, log_um, balanced, fp, beta, log_abs_beta,
         psi = log_up[i] - log_um[i] + 4.0 * ex
         a = abs(psi)
         log_sinh, log_cosh_psi = log_sinh_cosh(a) if a > 0.0 else (-np.inf, 0.0)
-        sgn = 1.0 if psi > 0.0 else (-1.0 if psi < 0.0 else 0.0)
-        lab = LOG2 + 2.0 * log_alpha + lww + log_sinh
         if balanced[i] and xi != 0.0 and a < 0.5:
             # psi = 4 eta x is small or underflows: log|sinh(psi)| through sinhc and
             # E = log(alpha^2 eta), exact in the powers of alpha
@@ -97,6 +95,9 @@ def coordinate_terms_depth2(x, log_up, log_um, balanced, fp, beta, log_abs_beta,
             tail = math.log(4.0) + math.log(ax) + log_sinhc(a)
             lab = LOG2 + e_const + lww + tail
             log_sinh = log_eta + tail
+        else:
+            sgn = 1.0 if psi > 0.0 else (-1.0 if psi < 0.0 else 0.0)
+            lab = LOG2 + 2.0 * log_alpha + lww + log_sinh
         log_abs_beta[i] = lab
         beta[i] = sgn * math.exp(lab)
         jac1[i] = math.exp(log_first + lww + log_cosh_psi)
@@ -106,7 +107,8 @@ def coordinate_terms_depth2(x, log_up, log_um, balanced, fp, beta, log_abs_beta,
 
 @njit(**_JIT)
 def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta, jac1, jac2):
-    """beta(x), dbeta/dx and d2beta/dx2 per coordinate (``extprec.model`` formulas).
+    """beta(x), dbeta/dx and d2beta/dx2 per coordinate (``extprec.model`` formulas; D = 2 in
+    :func:`coordinate_terms_depth2`).
 
     Returns False if some coordinate is outside the domain (D > 2 barrier crossed).
     """
@@ -135,31 +137,22 @@ def coordinate_terms(x, log_up, log_um, balanced, depth, fp, beta, log_abs_beta,
         if xi != 0.0:
             ex = math.copysign(math.exp(log_eta + math.log(ax)), xi)
         z0 = log_up[i] - log_um[i]
-        if depth == 2:
-            psi = z0 + 4.0 * ex
-            lww = log_up[i] + log_um[i]  # log(w+ w-) - 2 log alpha
-            if balanced[i]:
-                lab = (LOG2 + e_const + lww + math.log(4.0) + math.log(ax) + log_sinhc(abs(psi))
-                       if xi != 0.0 else -np.inf)
-            else:
-                lab = LOG2 + 2.0 * log_alpha + lww + log_abs_sinh(psi)
+        yp = depth * k * ex * math.exp(k * log_up[i])
+        ym = depth * k * ex * math.exp(k * log_um[i])
+        if yp >= 1.0 or ym <= -1.0:
+            return False
+        l1p = math.log1p(-yp)
+        l1m = math.log1p(ym)
+        lww = log_up[i] + log_um[i] - (l1p + l1m) / k
+        if balanced[i]:
+            psi = (depth / k) * math.atanh(yp)
+            lab = (LOG2 + e_const + (2 * depth - 2) * log_up[i] + math.log(depth * depth)
+                   - depth / (2.0 * k) * (l1p + l1m) + math.log(ax)
+                   + math.log(atanh_ratio(yp)) + log_sinhc(abs(psi))
+                   if xi != 0.0 else -np.inf)
         else:
-            yp = depth * k * ex * math.exp(k * log_up[i])
-            ym = depth * k * ex * math.exp(k * log_um[i])
-            if yp >= 1.0 or ym <= -1.0:
-                return False
-            l1p = math.log1p(-yp)
-            l1m = math.log1p(ym)
-            lww = log_up[i] + log_um[i] - (l1p + l1m) / k
-            if balanced[i]:
-                psi = (depth / k) * math.atanh(yp)
-                lab = (LOG2 + e_const + (2 * depth - 2) * log_up[i] + math.log(depth * depth)
-                       - depth / (2.0 * k) * (l1p + l1m) + math.log(ax)
-                       + math.log(atanh_ratio(yp)) + log_sinhc(abs(psi))
-                       if xi != 0.0 else -np.inf)
-            else:
-                psi = 0.5 * depth * z0 + depth / (2.0 * k) * (l1m - l1p)
-                lab = LOG2 + depth * log_alpha + 0.5 * depth * lww + log_abs_sinh(psi)
+            psi = 0.5 * depth * z0 + depth / (2.0 * k) * (l1m - l1p)
+            lab = LOG2 + depth * log_alpha + 0.5 * depth * lww + log_abs_sinh(psi)
         sgn = 1.0 if psi > 0.0 else (-1.0 if psi < 0.0 else 0.0)
         if balanced[i] and xi != 0.0:
             sgn = 1.0 if xi > 0.0 else -1.0
