@@ -176,3 +176,19 @@ def test_landing_falls_back_to_extrapolated_stage_guesses():
                          rtol=1e-6, verify=False)
     assert traj.status == "reached"
     assert len(traj.checkpoints) == len(case.checkpoints(problem)) + 1  # and the stop
+
+
+def test_equilibrium_next_to_the_barrier_is_stepped_over():
+    """N = 6, D = 4, alpha = 1e-27, exp mean loss: after the first coordinate escapes, it
+    sits at its equilibrium 1e-53 from the barrier while the others drift for a tau_hat of
+    about 0.006, and the state stays exactly on a line (p constant). Before, the stage
+    scaling used ratios of w, which there are noise (a factor 6 from step to step), and the
+    Newton iteration failed its rate test on corrections of 1e-25 tolerances (noise
+    again): 3704 arb steps of about 1e-55 in 60 s without progress, then the time limit.
+    Now the run reaches its level (in seconds), confirmed by the independent arb reference
+    at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
+    case = FuzzCase(6, 5, 4, -27.041, "balanced", "exp", "mean", "random", 1.219, 22.812,
+                    3086510460)
+    outcome = run_case(case)
+    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
+    assert outcome.digits == 5

@@ -168,3 +168,26 @@ def test_arb_jacobian_matches_central_differences(depth, loss):
             for a in range(n + 1):
                 fd = (f_plus[a] - f_minus[a]) / (2 * step)
                 assert abs(float(fd - J[a, m])) <= 1e-30 * scale
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_arb_stiffness_is_the_probability_weighted_kernel_trace(depth):
+    """``ArbModel.stiffness`` = tr(diag(p) K_hat), against the trace of the kernel matrix
+    ``ArbModel.kernel_matrix`` weighted by p: the same sum in another order, equal to the
+    rounding of 200 bits (1e-50 relative); and it is positive where w = (s p)^T K_hat p may
+    cancel."""
+    from flint import arb, ctx
+
+    from extprec.backends.multiprecision import ArbModel
+
+    problem = extprec.datasets.sparse_teacher(5, 7, 2, seed=3, depth=depth, alpha=0.7)
+    model = ArbModel(problem, 200)
+    n = problem.n_samples
+    with ctx.workprec(200):
+        nu_hat = [arb(0.001 * (j + 1)) for j in range(n)]  # inside the D = 4 barrier
+        ev = model.evaluate(nu_hat, arb("0.3"))
+        K = model.kernel_matrix(ev.jac1)
+        trace = sum(p * K[j, j] for j, p in enumerate(ev.p))
+        stiffness = model.stiffness(ev)
+        assert stiffness > 0
+        assert abs(float((stiffness - trace) / trace)) <= 1e-50

@@ -86,6 +86,8 @@ class ArbModel:
             self.Xt = arb_mat(n, d, [arb_of_float(v) for v in problem.signed_X.ravel()])
             self.XtT = self.Xt.transpose()
             self._rows = self.Xt.tolist()  # rows x~_n as lists of arb
+            # entrywise squares of X~^T, for the stiffness (:meth:`stiffness`)
+            self._XtT_squared = arb_mat(d, n, [a * a for a in self.XtT.entries()])
             alpha = arb_of_fraction(problem.alpha_exact)
             self.log_alpha = log_alpha = alpha.log()
             self.alpha = alpha
@@ -271,6 +273,16 @@ class ArbModel:
             scaled = arb_mat(self.d, self.n, [j * a for j, row in zip(jac1, self.XtT.tolist())
                                               for a in row])
             return self.Xt * scaled
+
+    def stiffness(self, ev: Evaluation) -> arb:
+        """tr(diag(p) K_hat) = sum_i beta'_i sum_n p_n x~_ni^2: the size of the stiff block
+        of the Jacobian -(diag(p s) - p (p s)^T) K_hat (theory.md s.4). A sum of positive
+        terms, smooth in the state, unlike w = (s p)^T K_hat p, whose terms beta'_i v_i^2
+        are sums with cancellation: where a coordinate sits at its equilibrium next to the
+        barrier (D > 2, small alpha), v_i is rounding and Newton noise times beta'_i ~ c."""
+        with ctx.workprec(self.bits):
+            weights = entries(self._XtT_squared * column(ev.p))
+            return sum(a * b for a, b in zip(ev.jac1, weights))
 
     def kernel_block(self, jac1: list, rows: list, cols: list) -> list:
         """Rows ``rows`` and columns ``cols`` of K_hat = X~ diag(beta') X~^T, as lists."""
