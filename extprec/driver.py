@@ -169,9 +169,14 @@ def solve(problem: Problem, log10_loss=None, *, t=None, checkpoints=None, checkp
                            max_seconds=max_seconds)
     deadline = None if max_seconds is None else time.monotonic() + float(max_seconds)
     _check_checkpoint_options(checkpoint_path, resume, checkpoint_seconds)
-    header = checkpoint_files.Header.of(problem, checkpoint_files.run_arguments(
-        args, rtol=rtol, max_steps=max_steps, multiprecision=multiprecision, backend=backend,
-        verify=verify), {"restart_steps": RESTART_STEPS, "float64_restart_steps": HISTORY_CHUNK})
+    header = None
+    if checkpoint_path is not None or resume is not None:
+        # only then: the header holds the problem in its file form, a string per entry of X
+        # (about 80 bytes each; 3 GB at N = 2000, d = 20000)
+        header = checkpoint_files.Header.of(problem, checkpoint_files.run_arguments(
+            args, rtol=rtol, max_steps=max_steps, multiprecision=multiprecision,
+            backend=backend, verify=verify),
+            {"restart_steps": RESTART_STEPS, "float64_restart_steps": HISTORY_CHUNK})
     saved = checkpoint_files.read(resume, header) if resume is not None else None
     writer = None
     if checkpoint_path is not None:

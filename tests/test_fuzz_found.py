@@ -114,18 +114,19 @@ def test_unresolved_landing_stops_with_a_status():
     assert run_case(LANDING_CASE, reference=False).kind == "stopped"
 
 
-@pytest.mark.slow  # runs into its time limit (about 2 minutes)
-@pytest.mark.xfail(strict=True, reason=(
-    "N = 7, D = 1, alpha = 7.5e12, unbalanced shape, logistic sum loss, repeated sample: "
-    "initial margins down to -4.2e15; in arb the steps collapse at sigma = -26.8 (thousands "
-    "of steps without progress) and the run ends at its time limit (before: LinAlgError 'SVD "
-    "did not converge' in the stage projection; then a hang)"))
+@pytest.mark.slow  # about 30 s with its reference
 def test_multiprecision_path_of_a_large_alpha_case():
-    """Found by the long fuzz campaign: should be confirmed, or stop with a documented status
-    that is not the time budget (the run makes no progress, which no budget cures)."""
-    outcome = run_case(LSTSQ_CASE, reference=False)
-    assert outcome.kind == "confirmed" or (outcome.kind == "stopped"
-                                           and outcome.status != "time limit"), outcome.detail
+    """N = 7, D = 1, alpha = 7.5e12, unbalanced shape, logistic sum loss, repeated sample
+    (found by the long fuzz campaign): initial margins down to -4.2e15. Near sigma = -26.8
+    the p-weighted data nearly cancel (v = X~^T p, w = 2 |v|^2 = 6e-9), and the stage
+    scaling by ratios of w was noise: the arb steps collapsed (thousands without
+    progress) and the run ended at its time limit (before that: LinAlgError 'SVD did not
+    converge' in the stage projection, then a hang). With the stage scaling by the
+    probability-weighted kernel trace it reaches its level, confirmed by the arb reference
+    at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
+    outcome = run_case(LSTSQ_CASE)
+    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
+    assert outcome.digits == 5
 
 
 def test_landing_near_the_tau_horizon_brackets_exact_steps_only():
@@ -189,6 +190,23 @@ def test_equilibrium_next_to_the_barrier_is_stepped_over():
     at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
     case = FuzzCase(6, 5, 4, -27.041, "balanced", "exp", "mean", "random", 1.219, 22.812,
                     3086510460)
+    outcome = run_case(case)
+    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
+    assert outcome.digits == 5
+
+
+@pytest.mark.slow  # about 30 s with its reference
+def test_newton_noise_floor_grows_with_the_step():
+    """N = 4, D = 4, alpha = 2.1e15, unbalanced shape, exp sum loss: the margins start near
+    -1.9e62 and rise with the stiffness w = 333 over steps of about 1e54 in tau_hat. The
+    precision schedule counted the Newton noise floor as resolution * w, chose 331 bits,
+    and the corrections stalled at 0.01 to 0.1 of the Newton tolerance: thousands of
+    steps covered 0.3 % of the way before the time limit. The floor grows with the step
+    (its non-stiff part is h times the noise of f); with resolution * w * max(1, h) the
+    schedule raises the precision to 511 bits and the run reaches its level, confirmed by
+    the arb reference at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
+    case = FuzzCase(4, 20, 4, 15.331, "unbalanced", "exp", "sum", "random", -0.64, 22.495,
+                    2769680640)
     outcome = run_case(case)
     assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
     assert outcome.digits == 5

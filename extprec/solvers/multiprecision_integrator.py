@@ -7,12 +7,19 @@ rounding effects grow with sigma:
 * the rounding resolution of the margins (``ArbModel.log2_resolution``, about sigma times
   the unit roundoff), i.e. the noise of one evaluation of the flow;
 * the noise floor of the Newton iteration of the implicit stages, which amplifies that
-  noise once more by a factor that grows like the stiffness w (about sigma): measured on
-  the default problem, the softmax corrections stall at about
-  ``resolution * 2e-8 * w`` (sigma = 4e14, 4e17 and 2e21, at three precisions each).
-  Below that floor the iteration cannot meet its tolerance and every step fails, so the
-  precision must cover ``resolution * (1 + NEWTON_NOISE_GAIN * w) / newton_tol``, with a
-  gain 50 times the measured one.
+  noise once more by a factor that grows like the stiffness w (about sigma) times the step
+  h in tau_hat: measured on the default problem (h about 1), the softmax corrections stall
+  at about ``resolution * 2e-8 * w`` (sigma = 4e14, 4e17 and 2e21, at three precisions
+  each). Below that floor the iteration cannot meet its tolerance and every step fails, so
+  the precision must cover ``resolution * (1 + NEWTON_NOISE_GAIN * w * max(1, h)) /
+  newton_tol``, with a gain 50 times the measured one and h the last accepted step. The
+  factor h: the non-stiff part of a Newton correction is h times the noise of f, and K
+  turns it into margin noise. Measured with N = 4, D = 4, alpha = 2e15 and an unbalanced
+  shape, where margins of -1e62 rise at w = 333 with steps of 1e54: without h the schedule
+  chose 331 bits, the corrections stalled at 0.01 to 0.1 of the Newton tolerance, and the
+  steps stayed at 1e54 until the time limit (thousands of steps for 0.3 % of the way). From
+  449 bits on, the run reaches its level in 330 steps; with h the schedule raises the
+  precision to 511 bits.
 
 Whenever that bound would exceed ``rtol`` / 2^8 the precision is raised to
 ``log2(amplification / rtol) + GUARD_BITS + HEADROOM_BITS``. The state carries over
@@ -36,7 +43,7 @@ GUARD_BITS = 32  # bits kept beyond log2(amplification / rtol)
 HEADROOM_BITS = 64  # extra bits added at each raise, so raises are rare
 RESOLUTION_MARGIN = 2.0**-8  # raise precision when resolution exceeds rtol times this
 MIN_BITS = 96
-NEWTON_NOISE_GAIN = 1e-6  # Newton noise floor / (resolution * w); measured about 2e-8
+NEWTON_NOISE_GAIN = 1e-6  # Newton noise floor / (resolution * w * max(1, h)); measured 2e-8
 LANDING_ITER = 32  # Newton corrections, or Illinois steps where Newton leaves the bracket
 LANDING_DENSE_ITER = 60  # safeguarded Newton iterations on the dense output
 LANDING_DENSE_TOL = 1e-9  # in fractions of the step
@@ -140,7 +147,9 @@ class MultiprecisionIntegrator:
         divided by the unit roundoff."""
         solver = self.solver
         with ctx.workprec(self.model.bits):
-            gain = 1 + arb(NEWTON_NOISE_GAIN) * abs(solver.ev.w)
+            last = solver.last_step
+            h = last.h if last is not None and last.h > 1 else arb(1)
+            gain = 1 + arb(NEWTON_NOISE_GAIN) * abs(solver.ev.w) * h
             log2_gain = float((gain.log() / arb(2).log()).mid())
         log2_resolution = self.model.log2_resolution(solver.y[: self.n], solver.ev)
         return (log2_resolution + self.model.bits + log2_gain
