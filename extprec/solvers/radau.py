@@ -43,6 +43,7 @@ FLOAT64_INVERSE_MAX_ERROR = 1e-4
 # largest log p are matched to their extrapolated log p to PROJECTION_TOL
 PROJECTION_CUT = 30.0
 PROJECTION_TOL = 0.1
+ENTRY_MARGIN = 10.0  # see RadauSolver._entry_cap
 PROJECTION_MAXITER = 16
 PROJECTION_REFINEMENTS = 64  # iterative refinements of one Gauss-Newton correction
 PROJECTION_REFINE_GAIN = 0.1  # stop refining when a refinement gains less than this
@@ -54,6 +55,7 @@ NEWTON_NEGLIGIBLE = 1e-3  # corrections below this many Newton tolerances end th
 ERROR_FLOOR = 1e-8  # error norms below this count as this in the step-size controller
 THETA_SPLIT = 2.0  # theta w above which theta's decaying part is split off exactly
 MAX_SIGMA_DECADES_PER_STEP = 1.0  # see RadauSolver._growth_cap
+ZERO_APPROACH = 0.9  # see RadauSolver._growth_cap
 
 
 @dataclass(frozen=True)
@@ -294,8 +296,14 @@ class RadauSolver:
             theta_tol = rtol
             beta_scale = rtol * (max(abs(b) for b in ev0.beta)
                                  + max(j * (1 + abs(xi)) for j, xi in zip(ev0.jac1, ev0.x)))
+            h_abs = self.h_abs
             cap = self._growth_cap(ev0)
-            h_abs = self.h_abs if cap is None or self.h_abs < cap else cap
+            if cap is not None and cap < h_abs:
+                h_abs = cap
+            cap = self._entry_cap(ev0)
+            entry_capped = cap is not None and cap < h_abs  # until the attempt fails
+            if entry_capped:
+                h_abs = cap
             rejected = False
             while True:
                 if h_abs < min_step:
@@ -320,6 +328,7 @@ class RadauSolver:
                 if not converged:
                     h_abs = (h_abs / 2).mid()
                     self.counters[3] += 1
+                    entry_capped = False
                     continue
                 # theta far above its quasi-steady value 1/w decays with the loss: that part is
                 # propagated exactly (:meth:`_theta_adiabatic`); near it, collocated whole
@@ -351,11 +360,14 @@ class RadauSolver:
                     h_abs = (h_abs * max(MIN_FACTOR, safety * factor)).mid()
                     rejected = True
                     self.counters[4] += 1
+                    entry_capped = False
                     continue
                 # the last node is the end point; the stages were evaluated with theta_0
                 ev_new = self.model.with_theta(stage_evs[2], y_new[n])
                 break
             self.last_step = Step(self.tau, h, list(y), _lin_rows(k.P, Z), ev0.log_s, q0)
+            if entry_capped:  # a cut the controller did not choose: no memory of it
+                self.h_abs_old = self.err_old = None
             factor = min(MAX_FACTOR, safety * self._predict_factor(h_abs, err))
             self.h_abs_old = h_abs
             self.err_old = err
@@ -373,10 +385,42 @@ class RadauSolver:
         set unseen (measured on the default problem: one step from sigma 1e48 to 1e74.5,
         after which the steps collapsed to 1e-77 for minutes). An arb, or None for no cap."""
         with ctx.workprec(self.bits):
+            if ev.sigma < -1 and ev.q > 0 and ev.r > 0:
+                return (ZERO_APPROACH * -ev.sigma / (ev.r * ev.q)).mid()
             if not (ev.sigma > 0 and ev.q > 0 and ev.r > 0):
                 return None
             return (MAX_SIGMA_DECADES_PER_STEP * arb(10).log() * ev.sigma
                     / (ev.r * ev.q)).mid()
+
+    def _entry_cap(self, ev):
+        """Largest step before a sample outside the support enters it, at the current rates
+        (an arb, or None). Outside the support, log p_j - log p_top < -PROJECTION_CUT
+        changes at the rate s_top (K p)_top - s_j (K p)_j (``extprec.model``: dm / d
+        tau_hat = K_hat p and d log g / dm = -s), nearly constant while p is. A step ends where the first
+        entering sample reaches the cut; across the cut, where the stage projection
+        already follows it, a step halves its gap, down to ENTRY_MARGIN (then p_j is
+        4.5e-5 p_top and the error control resolves the entry). Without it the steps approach
+        an entry like Zeno: each step that crosses it fails Newton (p jumps inside the
+        step), is halved until it ends short of it, and the next one tries ten times
+        that (measured: N = 11, D = 4, alpha = 2.7e24, margins from -3e102, about 200 steps
+        per entry, for entries 1e92 in tau_hat away)."""
+        with ctx.workprec(self.bits):
+            log_p = [(a - ev.log_s).mid() for a in ev.log_g]
+            top = max(range(self.n), key=lambda j: log_p[j])
+            rate_top = ev.s[top] * ev.kvec[top]
+            cap = None
+            for j in range(self.n):
+                gap = log_p[top] - log_p[j]
+                closing = rate_top - ev.s[j] * ev.kvec[j]  # d(gap)/d tau_hat = -closing
+                if not (gap > ENTRY_MARGIN and closing > 0):
+                    continue
+                # in one step to the edge of the support; across the edge, half the gap
+                # per step (then the error control resolves the entry)
+                h = ((gap - PROJECTION_CUT if gap > PROJECTION_CUT + ENTRY_MARGIN else gap / 2)
+                     / closing).mid()
+                if cap is None or h < cap:
+                    cap = h
+            return cap
 
     def _factorize_at(self, y, evs, h):
         """Jacobian, stage scaling and shifted inverses for one attempt.
@@ -626,13 +670,17 @@ class RadauSolver:
         floored at ERROR_FLOOR: in arb a nearly linear stretch of the flow gives error norms
         like 1e-120, and the ratio err_old / err then cut the next step by 1e30 (measured
         near sigma = 1e172, where the steps never recovered)."""
-        err = max(err, ERROR_FLOOR)
-        if self.err_old is None or self.h_abs_old is None:
+        if (self.err_old is None or self.h_abs_old is None or err <= ERROR_FLOOR
+                or self.err_old <= ERROR_FLOOR):
+            # the predictive term compares how the error changed with the step; a floored
+            # error says nothing about that, and the ratio of the steps alone then cut every
+            # step after a sudden small one by the same ratio again (measured: after a
+            # step halved from 1e26, twenty steps fell from 1e-6 to 1e-136, with errors
+            # of 1e-117 to 1e-230)
             multiplier = 1.0
         else:
-            multiplier = (float((h_abs / self.h_abs_old).mid())
-                          * (max(self.err_old, ERROR_FLOOR) / err) ** 0.25)
-        return min(1.0, multiplier) * err**-0.25
+            multiplier = float((h_abs / self.h_abs_old).mid()) * (self.err_old / err) ** 0.25
+        return min(1.0, multiplier) * max(err, ERROR_FLOOR)**-0.25
 
 
 def _to_float(value: arb) -> float:
