@@ -210,3 +210,21 @@ def test_newton_noise_floor_grows_with_the_step():
     outcome = run_case(case)
     assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
     assert outcome.digits == 5
+
+
+@pytest.mark.slow  # about 2 minutes with its reference
+def test_support_entries_far_below_zero():
+    """N = 11, D = 4, alpha = 2.7e24, unbalanced shape, exp mean loss, degenerate data: the
+    margins start near -3e102 and samples enter the support one after another, each entry
+    about 1e92 in tau_hat ahead. Steps approached every entry like Zeno (each step across
+    it failed Newton and was halved until it ended short of it; about 200 steps per entry)
+    and, after a halving, the controller's memory of the floored error norms cut the next
+    steps down to 1e-136: the run ended at its time limit with a loss still e^(6.6e99).
+    With the entry cap, the zero approach below sigma = -1 and a controller that forgets
+    floored errors, the run reaches its level, confirmed by the arb reference at rtol 1e-8
+    to the 5 digits rtol 1e-6 promises."""
+    case = FuzzCase(11, 17, 4, 24.435, "unbalanced", "exp", "mean", "degenerate", 1.226,
+                    20.501, 286692273)
+    outcome = run_case(case)
+    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
+    assert outcome.digits == 5

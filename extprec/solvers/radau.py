@@ -383,7 +383,12 @@ class RadauSolver:
         settles and nu becomes nearly linear in tau_hat, so the error estimate allows steps
         over dozens of decades of sigma, and such a step can cross a change of the support
         set unseen (measured on the default problem: one step from sigma 1e48 to 1e74.5,
-        after which the steps collapsed to 1e-77 for minutes). An arb, or None for no cap."""
+        after which the steps collapsed to 1e-77 for minutes). Below sigma = -1 (margins far
+        below zero: a huge alpha with an unbalanced shape) it is the step over which |sigma|
+        falls by the factor 1 - ZERO_APPROACH, so that no step carries sigma from far below
+        zero across it: measured with N = 4, D = 4, alpha = 2e15, one step went from
+        sigma = -1e62 to +2e60, past the checkpoints near zero, which could then not be
+        landed on. An arb, or None for no cap."""
         with ctx.workprec(self.bits):
             if ev.sigma < -1 and ev.q > 0 and ev.r > 0:
                 return (ZERO_APPROACH * -ev.sigma / (ev.r * ev.q)).mid()
