@@ -228,3 +228,19 @@ def test_support_entries_far_below_zero():
     outcome = run_case(case)
     assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
     assert outcome.digits == 5
+
+
+def test_theta_system_with_a_wide_stiffness_ball():
+    """N = 9, d = 1, D = 2, alpha = 1.1e-11, logistic sum loss, in multiprecision from the
+    start (the fuzz reference run): w is a sum with cancellation, its ball is wide, and the
+    3x3 ball solve for theta's adiabatic part refused the matrix: solve raised
+    ZeroDivisionError 'singular matrix in solve()' after 0.3 s. Now the system is built
+    from midpoints (a singular one fails the attempt), and the run ends with a documented
+    status and a finite final State."""
+    case = FuzzCase(9, 1, 2, -10.966, "balanced", "logistic", "sum", "random", 0.217, 18.725,
+                    218188766)
+    problem = case.problem()
+    traj = extprec.solve(problem, **case.stop(problem), checkpoints=case.checkpoints(problem),
+                         backend="arb", rtol=1e-8, verify=False, max_steps=200)
+    assert traj.status in DOCUMENTED
+    assert math.isfinite(float(traj.final.log10_loss))
