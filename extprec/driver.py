@@ -630,7 +630,9 @@ def _check_reachable(problem: Problem, sigma0: float, named_levels) -> None:
     sigma_max = -problem.infimum_log_loss()  # inf for separable data
     infimum = -sigma_max / math.log(10)
     if separable:
-        example = min(-10, math.floor(start) - 1)
+        # below the start by more than its float64 rounding (beyond 2^53 the levels next to
+        # log10 L(0) compare equal to it, and floor(start) - 1 would be refused as well)
+        example = min(-10, math.floor(start - 1e-12 * abs(start)) - 1)
         between = f"a log10 loss below {start:.6g}, e.g. {example} or '-1e100'"
     else:
         between = f"a log10 loss between log10 inf L = {infimum:.6g} and log10 L(0) = {start:.6g}"

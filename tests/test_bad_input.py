@@ -398,3 +398,23 @@ def test_cli_subprocess_bad_alpha_has_no_traceback():
         "scale as a positive number or a decimal string such as '1e-300' (strings are read "
         "exactly, so scales beyond the float64 range are fine)"
     ]
+
+
+def test_the_suggested_level_is_accepted_for_a_huge_starting_loss(no_integration):
+    """log10 L(0) = -4.04e24 (a fuzz case: N = 2, D = 1, alpha = 6e23, unbalanced shape):
+    a level 4.8e6 below L(0), within its float64 rounding (about 5e8 here), is refused, and
+    the level the message suggests lies below L(0) by more than that rounding, so it passes
+    the same check (before, the suggestion was floor(log10 L(0)) - 1, refused in turn)."""
+    from test_fuzz import FuzzCase
+
+    from extprec.driver import check_arguments
+
+    case = FuzzCase(2, 23, 1, 23.777, "unbalanced", "exp", "mean", "degenerate", -1.467,
+                    26.714, 1809111761)
+    problem = case.problem()
+    level = case.checkpoints(problem)[0]
+    assert abs(float(level) - problem.initial_log_loss() / math.log(10)) < 1e7
+    with pytest.raises(ValueError, match=r"not below the starting loss") as refused:
+        check_arguments(problem, level)
+    example = re.search(r"e\.g\. (-?\d+)", str(refused.value)).group(1)
+    check_arguments(problem, example)
