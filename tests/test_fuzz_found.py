@@ -93,6 +93,14 @@ LSTSQ_CASE = FuzzCase(7, 5, 1, 12.877, "unbalanced", "logistic", "sum", "degener
                       16.842, 1698905551)
 
 
+def _assert_confirmed_by_arb(case):
+    """``case`` reaches its level and the independent arb reference at rtol 1e-8 confirms
+    the 5 digits that rtol 1e-6 promises."""
+    outcome = run_case(case)
+    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
+    assert outcome.digits == 5
+
+
 def test_unresolved_landing_stops_with_a_status():
     """N = 1, D = 2, alpha = 4.7e12, unbalanced shape, logistic mean loss: the initial margin
     is -7.6e26 and one accepted arb step carries it across 0 to +2e27 (nu grows linearly
@@ -124,9 +132,7 @@ def test_multiprecision_path_of_a_large_alpha_case():
     converge' in the stage projection, then a hang). With the stage scaling by the
     probability-weighted kernel trace it reaches its level, confirmed by the arb reference
     at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
-    outcome = run_case(LSTSQ_CASE)
-    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
-    assert outcome.digits == 5
+    _assert_confirmed_by_arb(LSTSQ_CASE)
 
 
 def test_landing_near_the_tau_horizon_brackets_exact_steps_only():
@@ -190,9 +196,7 @@ def test_equilibrium_next_to_the_barrier_is_stepped_over():
     at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
     case = FuzzCase(6, 5, 4, -27.041, "balanced", "exp", "mean", "random", 1.219, 22.812,
                     3086510460)
-    outcome = run_case(case)
-    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
-    assert outcome.digits == 5
+    _assert_confirmed_by_arb(case)
 
 
 @pytest.mark.slow  # about 30 s with its reference
@@ -207,9 +211,7 @@ def test_newton_noise_floor_grows_with_the_step():
     the arb reference at rtol 1e-8 to the 5 digits rtol 1e-6 promises."""
     case = FuzzCase(4, 20, 4, 15.331, "unbalanced", "exp", "sum", "random", -0.64, 22.495,
                     2769680640)
-    outcome = run_case(case)
-    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
-    assert outcome.digits == 5
+    _assert_confirmed_by_arb(case)
 
 
 @pytest.mark.slow  # about 2 minutes with its reference
@@ -225,9 +227,7 @@ def test_support_entries_far_below_zero():
     to the 5 digits rtol 1e-6 promises."""
     case = FuzzCase(11, 17, 4, 24.435, "unbalanced", "exp", "mean", "degenerate", 1.226,
                     20.501, 286692273)
-    outcome = run_case(case)
-    assert outcome.kind == "confirmed" and outcome.reference == "arb", outcome.detail
-    assert outcome.digits == 5
+    _assert_confirmed_by_arb(case)
 
 
 def test_theta_system_with_a_wide_stiffness_ball():

@@ -332,16 +332,14 @@ class RadauSolver:
                     stage_evs = [self._evaluate([(a + b).mid() for a, b in zip(y, z)])
                                  for z in Z]
                     converged = all(e is not None for e in stage_evs)
+                if converged:
+                    # theta far above its quasi-steady value 1/w decays with the loss: that
+                    # part is propagated exactly (:meth:`_theta_adiabatic`); near it,
+                    # collocated whole
+                    q0 = (1 / ev0.w).mid() if y[n] * ev0.w > THETA_SPLIT else y[n]
+                    phi = self._theta_adiabatic(h, stage_evs, q0)
+                    converged = phi is not None
                 if not converged:
-                    h_abs = (h_abs / 2).mid()
-                    self.counters[3] += 1
-                    entry_capped = False
-                    continue
-                # theta far above its quasi-steady value 1/w decays with the loss: that part is
-                # propagated exactly (:meth:`_theta_adiabatic`); near it, collocated whole
-                q0 = (1 / ev0.w).mid() if y[n] * ev0.w > THETA_SPLIT else y[n]
-                phi = self._theta_adiabatic(h, stage_evs, q0)
-                if phi is None:
                     h_abs = (h_abs / 2).mid()
                     self.counters[3] += 1
                     entry_capped = False
@@ -412,13 +410,13 @@ class RadauSolver:
     def _entry_cap(self, ev):
         """Largest step before a sample outside the support enters it, at the current rates
         (an arb, or None). Outside the support, log p_j - log p_top < -PROJECTION_CUT
-        changes at the rate s_top (K p)_top - s_j (K p)_j (``extprec.model``: dm / d
-        tau_hat = K_hat p and d log g / dm = -s), nearly constant while p is. A step ends where the first
-        entering sample reaches the cut; across the cut, where the stage projection
+        changes at the rate s_top (K p)_top - s_j (K p)_j (``extprec.model``: dm / d tau_hat
+        = K_hat p and d log g / dm = -s), nearly constant while p is. A step ends where the
+        first entering sample reaches the cut; across the cut, where the stage projection
         already follows it, a step halves its gap, down to ENTRY_MARGIN (then p_j is
-        4.5e-5 p_top and the error control resolves the entry). Without it the steps approach
-        an entry like Zeno: each step that crosses it fails Newton (p jumps inside the
-        step), is halved until it ends short of it, and the next one tries ten times
+        4.5e-5 p_top and the error control resolves the entry). Without it the steps
+        approach an entry like Zeno: each step that crosses it fails Newton (p jumps inside
+        the step), is halved until it ends short of it, and the next one tries ten times
         that (measured: N = 11, D = 4, alpha = 2.7e24, margins from -3e102, about 200 steps
         per entry, for entries 1e92 in tau_hat away)."""
         with ctx.workprec(self.bits):
